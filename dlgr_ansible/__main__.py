@@ -1,0 +1,3 @@
+from dlgr_ansible.cli import main
+
+main()

@@ -1,0 +1,372 @@
+"""The `dlgr-ansible` command: thin click commands over the library modules."""
+
+import functools
+import json
+import sys
+from dataclasses import dataclass, field
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dlgr_ansible import __version__
+from dlgr_ansible.config import Config, load_config
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.hosts import HostsStore, Server, ServerChoiceNeeded
+from dlgr_ansible.inventory import render_inventory
+from dlgr_ansible.progress import print_summary, run_with_progress
+from dlgr_ansible.runner import PlaybookRun, RunOutcome
+from dlgr_ansible.servers import check_run, inventory_servers, key_file, new_server
+
+NOT_YET = (
+    "`dlgr-ansible {name}` is not available in this version yet. "
+    "Until it is, `dallinger docker-ssh {name}` does the same job on the same servers."
+)
+
+
+class _Root(click.Group):
+    """Turns the library's DlgrError into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DlgrError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@dataclass
+class App:
+    out: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    def store(self) -> HostsStore:
+        return HostsStore.default()
+
+    def config(self, overrides=()) -> Config:
+        return load_config(overrides=overrides)
+
+    def server(self, name: str | None) -> Server:
+        """--server, or the only saved server, or a choice at a terminal."""
+        try:
+            return self.store().resolve(name)
+        except ServerChoiceNeeded as exc:
+            if not sys.stdin.isatty():
+                raise
+            for number, choice in enumerate(exc.choices, start=1):
+                self.err.print(f"  {number}) {choice}")
+            picked = click.prompt("Server number", type=click.IntRange(1, len(exc.choices)))
+            return self.store().resolve(exc.choices[picked - 1])
+
+    def execute(self, run: PlaybookRun, title: str) -> RunOutcome:
+        """Run a playbook with progress on stderr."""
+        return run_with_progress(run, title, self.err)
+
+    def report(self, outcome: RunOutcome, run: PlaybookRun, as_json: bool, results=None) -> None:
+        """The summary (or the JSON document); exit code 1 unless the run succeeded."""
+        if as_json:
+            click.echo(json.dumps(json_report(outcome, run, results), indent=2))
+        else:
+            print_summary(outcome, run, self.err)
+        if not outcome.ok:
+            raise click.exceptions.Exit(1)
+
+
+def json_report(outcome: RunOutcome, run: PlaybookRun, results: dict | None = None) -> dict:
+    report = {
+        "hosts": outcome.state.stats(),
+        "ok": outcome.ok,
+        "status": outcome.status,
+        "elapsed": round(outcome.state.elapsed(), 3),
+        "errors": [] if outcome.ok else outcome.explanations(run),
+    }
+    report.update(outcome.state.results)
+    report.update(results or {})
+    return report
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+def playbook_options(command):
+    """Options shared by every command that runs a playbook."""
+
+    @click.option(
+        "-v",
+        "--verbose",
+        "verbosity",
+        count=True,
+        help="Show Ansible's output (-vvv for SSH details).",
+    )
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print only a JSON document with the results on stdout.",
+    )
+    @click.option(
+        "--keep-artifacts",
+        is_flag=True,
+        help="Keep ansible-runner's private data dir for debugging.",
+    )
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+server_option = click.option(
+    "--server", help="Saved server to use; may be omitted when only one is saved."
+)
+app_option = click.option("--app", "app_name", help="App name (a DNS label, e.g. 'stroop-pilot').")
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_pairs",
+    nargs=2,
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Set a config key for the app (repeatable).",
+)
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dlgr-ansible")
+def cli():
+    """Deploy Dallinger and PsyNet experiments to your own servers, with Ansible.
+
+    Uses the same saved servers (~/.dallinger/docker-ssh/hosts), config files
+    (~/.dallingerconfig, config.txt) and server layout as `dallinger docker-ssh`.
+    """
+
+
+@cli.group()
+def servers():
+    """Manage the servers experiments are deployed to."""
+
+
+@servers.command("add")
+@click.option("--host", required=True, help="DNS name or IP address of the server.")
+@click.option("--user", help="User to log in as (needs passwordless sudo).")
+@click.option("--port", default=22, show_default=True, help="SSH port.")
+@playbook_options
+@pass_app
+def servers_add(app: App, host, user, port, verbosity, as_json, keep_artifacts):
+    """Check SSH login and passwordless sudo on a server, then save it.
+
+    The SSH key is the `server_pem` setting of config.txt or ~/.dallingerconfig.
+    Saved servers are visible to `dallinger docker-ssh` too.
+    """
+    server = new_server(host, user, port)
+    run = check_run(server, app.config(), verbosity, keep_artifacts)
+    outcome = app.execute(run, f"Checking {server.host}")
+    if outcome.ok:
+        app.store().add(server)
+    app.report(outcome, run, as_json, {"saved": outcome.ok})
+    if not as_json:
+        app.err.print(f"Saved server {server.host}.")
+
+
+@servers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the servers as JSON.")
+@pass_app
+def servers_list(app: App, as_json):
+    """List saved servers (those saved by `dallinger docker-ssh` too)."""
+    saved = app.store().servers()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {name: s.to_json() | {"port": s.port} for name, s in saved.items()}, indent=2
+            )
+        )
+        return
+    if not saved:
+        app.err.print(
+            "No server saved. Add one with `dlgr-ansible servers add --host HOST --user USER`."
+        )
+        return
+    table = Table("server", "user", "port")
+    for name, server in saved.items():
+        table.add_row(name, server.user or "(local user name)", str(server.port))
+    app.out.print(table)
+
+
+@servers.command("remove")
+@click.option("--host", help="Saved server to forget; may be omitted when only one is saved.")
+@pass_app
+def servers_remove(app: App, host):
+    """Forget a saved server. Nothing on the server is touched."""
+    server = app.server(host)
+    app.store().remove(server.host)
+    app.err.print(f"Removed {server.host} from the saved servers.")
+
+
+@servers.command("check")
+@server_option
+@playbook_options
+@pass_app
+def servers_check(app: App, server, verbosity, as_json, keep_artifacts):
+    """Check that a saved server is reachable and has passwordless sudo."""
+    run = check_run(app.server(server), app.config(), verbosity, keep_artifacts)
+    app.report(app.execute(run, f"Checking {run.limit}"), run, as_json)
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of stdout.",
+)
+@server_option
+@pass_app
+def inventory(app: App, output, server):
+    """Print an Ansible inventory of the saved servers.
+
+    Use it with plain Ansible: ansible-playbook -i inventory.yml playbooks/<x>.yml
+    """
+    text = render_inventory(inventory_servers(app.store(), server), key_file(app.config()))
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        app.err.print(f"Wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _not_yet(name: str):
+    raise DlgrError(NOT_YET.format(name=name))
+
+
+@cli.command()
+@server_option
+@playbook_options
+def provision(server, verbosity, as_json, keep_artifacts):
+    """Install Docker and compose on a server and bring up the shared Caddy + PostgreSQL + Dozzle stack."""
+    _not_yet("provision")
+
+
+def _deploy_command(name: str, mode: str):
+    @cli.command(name)
+    @app_option
+    @click.option("--image", help="Docker image of the experiment.")
+    @click.option("--dns-host", help="Domain whose subdomains point at the server, or 'nip.io'.")
+    @click.option(
+        "--tls",
+        type=click.Choice(["acme", "internal"]),
+        help="Certificates from Let's Encrypt or Caddy's own CA.",
+    )
+    @config_option
+    @server_option
+    @click.option(
+        "--update",
+        "-u",
+        is_flag=True,
+        help="Update an existing app: new image and config, data kept.",
+    )
+    @click.option(
+        "--archive",
+        "-a",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Export zip to seed the database.",
+    )
+    @playbook_options
+    def command(**_):
+        _not_yet(name)
+
+    command.help = (
+        f"Deploy an experiment image in {mode} mode: database, Redis, web and worker "
+        "containers, a Caddy site with HTTPS, then launch the experiment."
+    )
+    return command
+
+
+_deploy_command("deploy", "live")
+_deploy_command("sandbox", "sandbox")
+
+
+@cli.command()
+@server_option
+@playbook_options
+def apps(server, verbosity, as_json, keep_artifacts):
+    """List the apps on a server with their state, URL and image."""
+    _not_yet("apps")
+
+
+@cli.command()
+@server_option
+@click.option("--follow", is_flag=True, help="Keep streaming.")
+@playbook_options
+def stats(server, follow, verbosity, as_json, keep_artifacts):
+    """Show CPU and memory use of the containers on a server."""
+    _not_yet("stats")
+
+
+@cli.command()
+@app_option
+@server_option
+@click.option("--service", default="web", show_default=True, help="Compose service of the app.")
+@click.option("--follow", is_flag=True, help="Keep streaming.")
+@click.option("--tail", type=int, help="Only the last N lines.")
+def logs(app_name, server, service, follow, tail):
+    """Show the logs of an app's containers."""
+    _not_yet("logs")
+
+
+@cli.command()
+@app_option
+@server_option
+@click.option("--no-scrub", is_flag=True, help="Keep personal data (worker ids, IP addresses).")
+@click.option(
+    "--output", type=click.Path(file_okay=False), help="Directory for data/<app>-data.zip."
+)
+@playbook_options
+def export(app_name, server, no_scrub, output, verbosity, as_json, keep_artifacts):
+    """Export an app's database as data/<app>-data.zip, in Dallinger's format."""
+    _not_yet("export")
+
+
+@cli.command()
+@app_option
+@server_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-backup", is_flag=True, help="Skip the export taken before anything is removed.")
+@playbook_options
+def destroy(app_name, server, yes, no_backup, verbosity, as_json, keep_artifacts):
+    """Back up, then remove an app: containers, Caddy site, database, role and data."""
+    _not_yet("destroy")
+
+
+@cli.command("set-dozzle-password")
+@server_option
+@click.option("--password", help="New password (prompted for, hidden, when omitted).")
+@playbook_options
+def set_dozzle_password(server, password, verbosity, as_json, keep_artifacts):
+    """Set the password of the Dozzle log viewer (user 'dallinger')."""
+    _not_yet("set-dozzle-password")
+
+
+@cli.command("db-connections")
+@server_option
+@playbook_options
+def db_connections(server, verbosity, as_json, keep_artifacts):
+    """Show the number of connections per database on a server."""
+    _not_yet("db-connections")
+
+
+@cli.group()
+def images():
+    """Move experiment images to servers."""
+
+
+@images.command("push")
+@server_option
+@click.argument("image")
+@playbook_options
+def images_push(server, image, verbosity, as_json, keep_artifacts):
+    """Send an image from the local Docker engine to a server (only missing layers)."""
+    _not_yet("images push")
+
+
+def main() -> None:
+    cli(prog_name="dlgr-ansible")

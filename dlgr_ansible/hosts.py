@@ -1,0 +1,142 @@
+"""The saved servers, kept exactly where and how `dallinger docker-ssh` keeps them.
+
+One JSON file per server, named by its host, holding {"host": ..., "user": ...}.
+Dallinger 12.4 writes ~/.dallinger/docker-ssh/hosts and still reads the older
+platformdirs location; we read both and write only the new one. Unlike Dallinger we
+do not copy old entries over on every read: reading never writes.
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from dlgr_ansible import validate
+from dlgr_ansible.errors import DlgrError
+
+DEFAULT_SSH_PORT = 22
+
+
+class HostsProblem(DlgrError):
+    """A server is unknown, ambiguous, or its stored file is unreadable."""
+
+
+class ServerChoiceNeeded(HostsProblem):
+    """Several servers are saved and none was named."""
+
+    def __init__(self, choices: list[str]):
+        self.choices = choices
+        super().__init__(
+            "Several servers are saved; choose one with --server. "
+            f"Saved servers: {', '.join(choices)}"
+        )
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    user: str | None = None
+    port: int = DEFAULT_SSH_PORT
+
+    def to_json(self) -> dict:
+        data: dict = {"host": self.host, "user": self.user}
+        if self.port != DEFAULT_SSH_PORT:
+            data["port"] = self.port  # Dallinger ignores keys it does not know
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Server":
+        return cls(
+            host=str(data["host"]),
+            user=data.get("user") or None,
+            port=int(data.get("port") or DEFAULT_SSH_PORT),
+        )
+
+
+class HostsStore:
+    def __init__(self, new_dir: Path, old_dir: Path):
+        self.new_dir = new_dir
+        self.old_dir = old_dir
+
+    @classmethod
+    def default(cls) -> "HostsStore":
+        """The locations Dallinger uses, worked out now (never at import time)."""
+        return cls(
+            new_dir=Path.home() / ".dallinger" / "docker-ssh" / "hosts",
+            old_dir=Path(platformdirs.user_data_dir("dallinger", "dallinger")) / "hosts",
+        )
+
+    def servers(self) -> dict[str, Server]:
+        """Every saved server by name; an entry in the new location wins."""
+        found: dict[str, Server] = {}
+        for directory in (self.old_dir, self.new_dir):
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.iterdir()):
+                if path.is_file() and not path.name.startswith("."):
+                    found[path.name] = self._read(path)
+        return dict(sorted(found.items()))
+
+    def add(self, server: Server) -> Path:
+        """Save atomically: a crash leaves the old file or the new one, never half of one."""
+        self.new_dir.mkdir(parents=True, exist_ok=True)
+        target = self.new_dir / server.host
+        fd, tmp = tempfile.mkstemp(dir=self.new_dir, prefix=f".{server.host}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(server.to_json(), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def remove(self, name: str) -> bool:
+        """Forget a server in both locations; True when anything was removed."""
+        removed = False
+        for directory in (self.old_dir, self.new_dir):
+            path = directory / name
+            if path.is_file():
+                path.unlink()
+                removed = True
+        return removed
+
+    def resolve(self, name: str | None) -> Server:
+        """The server named by --server, or the only one saved."""
+        servers = self.servers()
+        if name:
+            if name not in servers:
+                choices = ", ".join(servers) or "none"
+                raise HostsProblem(
+                    f"Unknown server {name!r}. Saved servers: {choices}. "
+                    "Add it with `dlgr-ansible servers add --host HOST --user USER`."
+                )
+            return servers[name]
+        if not servers:
+            raise HostsProblem(
+                "No server saved yet. Add one with `dlgr-ansible servers add --host HOST --user USER`."
+            )
+        if len(servers) > 1:
+            raise ServerChoiceNeeded(list(servers))
+        return next(iter(servers.values()))
+
+    @staticmethod
+    def _read(path: Path) -> Server:
+        try:
+            server = Server.from_json(json.loads(path.read_text(encoding="utf-8")))
+            validate.host(server.host)
+            if server.user is not None:
+                validate.user(server.user)
+            validate.port(server.port)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, DlgrError) as exc:
+            raise HostsProblem(
+                f"The saved server file {path} is damaged ({exc}). "
+                f"Remove it and add the server again."
+            ) from exc
+        return server

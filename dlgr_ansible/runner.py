@@ -1,0 +1,148 @@
+"""Run one playbook through ansible-runner without leaving secrets on disk.
+
+ansible-runner by default dumps extravars to env/extravars, or with
+suppress_env_files puts them on the command line, which it records in
+artifacts/<ident>/command together with the whole environment. Instead, every
+variable goes into one 0600 file in a fresh 0700 private data dir, handed to
+Ansible as `-e @file`; that file is deleted after the run, the recorded
+environment is scrubbed, and the whole dir is removed unless the caller keeps it.
+"""
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ansible_runner
+
+from dlgr_ansible import diagnose
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.events import RunState
+from dlgr_ansible.hosts import Server
+from dlgr_ansible.inventory import default_known_hosts, render_inventory
+from dlgr_ansible.resources import playbooks_dir, roles_dir
+
+EventCallback = Callable[[dict, RunState], None]
+
+
+@dataclass
+class PlaybookRun:
+    playbook: str
+    servers: dict[str, Server]
+    key_file: Path
+    limit: str | None = None
+    variables: dict = field(default_factory=dict)
+    verbosity: int = 0
+    keep_artifacts: bool = False
+    known_hosts: Path | None = None
+
+
+@dataclass
+class RunOutcome:
+    state: RunState
+    status: str
+    rc: int
+    artifacts_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0 and self.state.succeeded()
+
+    def explanations(self, run: PlaybookRun) -> list[str]:
+        if self.status == "canceled":
+            return ["Interrupted. Running the same command again finishes the job."]
+        messages = []
+        for failure in self.state.final_failures():
+            server = run.servers.get(failure.host)
+            messages.append(
+                diagnose.explain(failure, server.user if server else None, str(run.key_file))
+            )
+        if not messages and not self.ok:
+            messages.append(
+                f"Ansible stopped with status {self.status} (exit code {self.rc}). "
+                "Run again with -vvv to see Ansible's own output."
+            )
+        return messages
+
+
+def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> RunOutcome:
+    playbook = playbooks_dir() / run.playbook
+    if not playbook.is_file():
+        raise DlgrError(f"Playbook {playbook} is missing; reinstall dlgr-ansible.")
+    known_hosts = run.known_hosts or default_known_hosts()
+    known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    private_dir = Path(tempfile.mkdtemp(prefix="dlgr-ansible-"))  # mode 0700
+    state = RunState(playbook=run.playbook)
+    vars_file = private_dir / "vars.json"
+    try:
+        inventory = private_dir / "inventory" / "hosts.yml"
+        inventory.parent.mkdir(mode=0o700)
+        inventory.write_text(render_inventory(run.servers, run.key_file, known_hosts))
+        _write_private_json(vars_file, run.variables)
+
+        def handle(event: dict) -> bool:
+            state.handle(event)
+            if on_event is not None:
+                on_event(event, state)
+            return run.keep_artifacts  # whether ansible-runner writes it to job_events/
+
+        result = ansible_runner.run(
+            private_data_dir=str(private_dir),
+            project_dir=str(playbooks_dir()),
+            playbook=run.playbook,
+            inventory=str(inventory),
+            cmdline=f"-e @{shlex.quote(str(vars_file))}",
+            limit=run.limit,
+            verbosity=run.verbosity or None,
+            envvars=_environment(),
+            suppress_env_files=True,
+            quiet=True,
+            event_handler=handle,
+        )
+        return RunOutcome(
+            state=state,
+            status=result.status,
+            rc=result.rc,
+            artifacts_dir=private_dir if run.keep_artifacts else None,
+        )
+    finally:
+        vars_file.unlink(missing_ok=True)
+        if run.keep_artifacts:
+            _scrub_recorded_environment(private_dir)
+        else:
+            shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def _environment() -> dict[str, str]:
+    # The ansible-playbook next to this Python, even when its venv is not activated.
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_ROLES_PATH": str(roles_dir()),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    }
+
+
+def _write_private_json(path: Path, data: dict) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+
+
+def _scrub_recorded_environment(private_dir: Path) -> None:
+    """ansible-runner records the caller's whole environment; keep only the names."""
+    for command_file in private_dir.glob("artifacts/*/command"):
+        try:
+            recorded = json.loads(command_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            command_file.unlink(missing_ok=True)
+            continue
+        recorded["env"] = dict.fromkeys(recorded.get("env") or {}, "<not recorded>")
+        command_file.write_text(json.dumps(recorded), encoding="utf-8")

@@ -1,0 +1,129 @@
+"""Checks for every value a researcher types, run before anything touches a server.
+
+Each function returns the normalised value or raises ValidationError with a message
+that says what is allowed.
+"""
+
+import ipaddress
+import re
+
+from dlgr_ansible.errors import DlgrError
+
+
+class ValidationError(DlgrError):
+    """A value given on the command line or in the config is not acceptable."""
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
+_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$")
+_APP_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_CONFIG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Docker's reference grammar (github.com/distribution/reference, regexp.go).
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
+_IMAGE_RE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+
+
+def host(value: str) -> str:
+    """A DNS name or an IPv4/IPv6 address, as given to `--host`."""
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("The server host is empty. Give a DNS name or an IP address.")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if len(value) > 253 or not _HOSTNAME_RE.match(value) or value.replace(".", "").isdigit():
+        raise ValidationError(
+            f"{value!r} is not a valid server host. Give a DNS name (letters, digits, "
+            "hyphens and dots, e.g. experiments.example.org) or an IP address."
+        )
+    return value.rstrip(".").lower()
+
+
+def user(value: str) -> str:
+    """A login name on the server."""
+    if not value or not _USER_RE.match(value):
+        raise ValidationError(
+            f"{value!r} is not a valid user name. Use 1-32 characters: letters, digits, "
+            "'.', '_' and '-', starting with a letter or '_'."
+        )
+    return value
+
+
+def port(value: int | str) -> int:
+    """A TCP port for SSH."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if not 1 <= number <= 65535 or str(value).strip() != str(number):
+        raise ValidationError(f"{value!r} is not a valid port. Use a number from 1 to 65535.")
+    return number
+
+
+def app_name(value: str) -> str:
+    """An app name: one DNS label, because it becomes `<app>.<dns_host>`."""
+    if not value or not _APP_RE.match(value):
+        raise ValidationError(
+            f"{value!r} is not a valid app name. Use 1-63 lowercase letters, digits and "
+            "hyphens, starting with a letter and not ending with a hyphen (e.g. 'stroop-pilot')."
+        )
+    return value
+
+
+def dns_host(value: str) -> str:
+    """The DNS suffix that apps are served under (`--dns-host`), or `nip.io`."""
+    value = (value or "").strip()
+    if len(value) > 253 or not _HOSTNAME_RE.match(value) or "." not in value.strip("."):
+        raise ValidationError(
+            f"{value!r} is not a valid DNS host. Give a domain whose subdomains all point "
+            "at the server (e.g. experiments.example.org), or 'nip.io'."
+        )
+    return value.rstrip(".").lower()
+
+
+def image(value: str) -> str:
+    """A Docker image reference such as `ghcr.io/lab/stroop:1.2`."""
+    value = (value or "").strip()
+    name = value.split("@", 1)[0]
+    first, _, rest = name.partition("/")
+    # As in Docker: a first component is a registry only with a dot, a port or "localhost".
+    registry_like = rest and ("." in first or ":" in first or first == "localhost")
+    if (
+        not value
+        or len(name) > 255
+        or not _IMAGE_RE.match(value)
+        or (not registry_like and first != first.lower())
+    ):
+        raise ValidationError(
+            f"{value!r} is not a valid Docker image reference. Use [registry/]name[:tag] "
+            "with a lowercase name, e.g. 'ghcr.io/my-lab/stroop:1.0'."
+        )
+    return value
+
+
+def config_key(value: str) -> str:
+    """A config key: it becomes an environment variable name in the app's containers."""
+    if not value or not _CONFIG_KEY_RE.match(value):
+        raise ValidationError(
+            f"{value!r} is not a valid config key. Use letters, digits and '_', "
+            "starting with a letter or '_' (e.g. 'recruiter')."
+        )
+    return value
+
+
+def config_value(key: str, value: str) -> str:
+    """Any text except NUL, which no environment variable or file format can carry."""
+    if "\0" in value:
+        raise ValidationError(f"The value of {key!r} contains a NUL character; remove it.")
+    return value

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Debian packages the tool and its test bed need: ssh for Ansible, a Docker engine and
+# debootstrap for the throwaway test servers. Installs only what is missing.
+set -euo pipefail
+
+declare -A wanted=(
+  [ssh]=openssh-client
+  [ssh-keygen]=openssh-client
+  [dockerd]=docker.io
+  [debootstrap]=debootstrap
+)
+missing=()
+for command in "${!wanted[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${wanted[$command]}")
+done
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "Installing Debian packages: ${packages[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}"

@@ -1,0 +1,133 @@
+"""The CLI's error paths that end before anything connects to a server."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from dlgr_ansible.cli import cli
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_key(home, mode=0o600):
+    key = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    path = home / "id_test"
+    path.write_bytes(key)
+    path.chmod(mode)
+    (home / ".dallingerconfig").write_text(f"[Parameters]\nserver_pem = {path}\n")
+    return path
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def assert_clean_error(result, text):
+    assert result.exit_code != 0
+    assert text in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--host", "bad host;id", "--user", "u"], "not a valid server host"),
+        (["--host", "h.org", "--user", "root;id"], "not a valid user name"),
+        (["--host", "h.org", "--user", "u", "--port", "70000"], "a number from 1 to 65535"),
+    ],
+)
+def test_servers_add_rejects_bad_input(home, args, text):
+    write_key(home)
+    assert_clean_error(invoke("servers", "add", *args), text)
+    assert not (home / ".dallinger").exists()  # nothing saved
+
+
+def test_servers_add_without_server_pem(home):
+    assert_clean_error(invoke("servers", "add", "--host", "h.org", "--user", "u"), "server_pem")
+
+
+def test_servers_add_with_world_readable_key(home):
+    path = write_key(home, mode=0o644)
+    assert_clean_error(
+        invoke("servers", "add", "--host", "h.org", "--user", "u"), f"chmod 600 {path}"
+    )
+
+
+def test_servers_list_empty_and_json(home):
+    result = invoke("servers", "list")
+    assert result.exit_code == 0
+    assert "No server saved" in result.output
+    store = home / ".dallinger" / "docker-ssh" / "hosts"
+    store.mkdir(parents=True)
+    (store / "h.org").write_text(json.dumps({"host": "h.org", "user": "u"}))
+    result = invoke("servers", "list", "--json")
+    assert json.loads(result.output) == {"h.org": {"host": "h.org", "user": "u", "port": 22}}
+
+
+def test_servers_remove_unknown_and_known(home):
+    assert_clean_error(invoke("servers", "remove", "--host", "h.org"), "Unknown server 'h.org'")
+    store = home / ".dallinger" / "docker-ssh" / "hosts"
+    store.mkdir(parents=True)
+    (store / "h.org").write_text(json.dumps({"host": "h.org", "user": "u"}))
+    (store / "i.org").write_text(json.dumps({"host": "i.org", "user": "u"}))
+    assert_clean_error(invoke("servers", "remove"), "choose one with --server")
+    assert invoke("servers", "remove", "--host", "h.org").exit_code == 0
+    assert not (store / "h.org").exists()
+
+
+def test_check_with_several_servers_and_no_tty_names_choices(home):
+    write_key(home)
+    store = home / ".dallinger" / "docker-ssh" / "hosts"
+    store.mkdir(parents=True)
+    for name in ("a.org", "b.org"):
+        (store / name).write_text(json.dumps({"host": name, "user": "u"}))
+    assert_clean_error(invoke("servers", "check"), "Saved servers: a.org, b.org")
+
+
+def test_inventory_to_file(home):
+    key = write_key(home)
+    store = home / ".dallinger" / "docker-ssh" / "hosts"
+    store.mkdir(parents=True)
+    (store / "h.org").write_text(json.dumps({"host": "h.org", "user": "u"}))
+    result = invoke("inventory", "--output", str(home / "inv.yml"))
+    assert result.exit_code == 0, result.output
+    text = (home / "inv.yml").read_text()
+    assert str(key) in text
+    assert '"h.org":' in text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["provision"],
+        ["deploy"],
+        ["sandbox"],
+        ["apps"],
+        ["stats"],
+        ["logs"],
+        ["export"],
+        ["destroy"],
+        ["set-dozzle-password"],
+        ["db-connections"],
+        ["images", "push", "img"],
+    ],
+)
+def test_later_commands_exist_say_what_they_do_and_fail_cleanly(command):
+    helped = invoke(*command[:-1] if command[0] == "images" else command, "--help")
+    assert helped.exit_code == 0
+    assert len(helped.output.splitlines()) > 3
+    assert_clean_error(invoke(*command), "dallinger docker-ssh")

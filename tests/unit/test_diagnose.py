@@ -1,0 +1,39 @@
+import pytest
+
+from dlgr_ansible.diagnose import explain
+from dlgr_ansible.events import Failure
+
+UNREACHABLE = [
+    (
+        "Failed to connect to the host via ssh: dallinger@127.0.0.11: Permission denied (publickey).",
+        "refused the SSH key /k",
+    ),
+    (
+        "Failed to connect to the host via ssh: ssh: connect to host 127.0.0.99 port 22: Connection refused",
+        "Cannot reach",
+    ),
+    (
+        "Failed to connect to the host via ssh: ssh: Could not resolve hostname nowhere: Name or service not known",
+        "Cannot reach",
+    ),
+    (
+        "Failed to connect to the host via ssh: @@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@@\nHost key verification failed.",
+        "ssh-keygen -R h",
+    ),
+]
+
+
+@pytest.mark.parametrize(("message", "advice"), UNREACHABLE)
+def test_unreachable_advice(message, advice):
+    text = explain(Failure("h", "ping", message, unreachable=True), "dallinger", "/k")
+    assert advice in text
+
+
+def test_sudo_advice_names_the_user():
+    text = explain(Failure("h", "t", "Missing sudo password"), "ana", "/k")
+    assert "ana ALL=(ALL) NOPASSWD: ALL" in text
+
+
+def test_other_failures_keep_ansible_message():
+    text = explain(Failure("h", "Write file", "disk full"), "u", "/k")
+    assert text == "Failed on h in task 'Write file': disk full"

@@ -1,0 +1,104 @@
+import pytest
+
+from dlgr_ansible import validate
+from dlgr_ansible.validate import ValidationError
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.11", "127.0.0.11"),
+        ("::1", "::1"),
+        ("Experiments.Example.org.", "experiments.example.org"),
+        ("server-1", "server-1"),
+    ],
+)
+def test_host_accepts(value, expected):
+    assert validate.host(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["", "bad host", "-leading", "a;rm -rf /", "$(id)", "1.2.3", "a..b", "x" * 64 + ".org"]
+)
+def test_host_rejects_with_advice(value):
+    with pytest.raises(ValidationError, match=r"DNS name|empty"):
+        validate.host(value)
+
+
+@pytest.mark.parametrize("value", ["dallinger", "ubuntu", "_svc", "first.last", "a-b_c"])
+def test_user_accepts(value):
+    assert validate.user(value) == value
+
+
+@pytest.mark.parametrize("value", ["", "root;id", "-x", "a b", "x" * 33, "1abc"])
+def test_user_rejects(value):
+    with pytest.raises(ValidationError, match="not a valid user name"):
+        validate.user(value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(22, 22), ("2222", 2222), (65535, 65535)])
+def test_port_accepts(value, expected):
+    assert validate.port(value) == expected
+
+
+@pytest.mark.parametrize("value", [0, 65536, "22x", "", None, -1, "0x16"])
+def test_port_rejects(value):
+    with pytest.raises(ValidationError, match="1 to 65535"):
+        validate.port(value)
+
+
+@pytest.mark.parametrize("value", ["a", "stroop-pilot", "dlgr-1a2b3c4d", "x" * 63])
+def test_app_name_accepts_dns_labels(value):
+    assert validate.app_name(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", "1abc", "Stroop", "a_b", "ends-", "x" * 64, "a.b", "a;b", "a b", "é"]
+)
+def test_app_name_rejects(value):
+    with pytest.raises(ValidationError, match="lowercase letters, digits and hyphens"):
+        validate.app_name(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "nginx",
+        "ghcr.io/my-lab/stroop:1.0",
+        "localhost:5000/exp",
+        "registry.example.org:443/a/b/c:v1.2-rc_3",
+        "dlgr-test/target:trixie",
+        "busybox@sha256:" + "a" * 64,
+        "ghcr.io/x/y:tag@sha256:" + "0" * 64,
+    ],
+)
+def test_image_accepts_docker_references(value):
+    assert validate.image(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "Upper/case", "a b", "img:", "img:tag with space", "img;rm", "$(id)", "-x", "a//b"],
+)
+def test_image_rejects(value):
+    with pytest.raises(ValidationError, match="valid Docker image reference"):
+        validate.image(value)
+
+
+def test_dns_host():
+    assert validate.dns_host("nip.io") == "nip.io"
+    assert validate.dns_host("Exp.Example.ORG") == "exp.example.org"
+    for bad in ["localhost", "a b.org", "", "-x.org"]:
+        with pytest.raises(ValidationError):
+            validate.dns_host(bad)
+
+
+def test_config_keys_and_values():
+    assert validate.config_key("aws_region") == "aws_region"
+    for bad in ["", "1x", "a-b", "a b", "a=b", "x;y"]:
+        with pytest.raises(ValidationError, match="not a valid config key"):
+            validate.config_key(bad)
+    tricky = 'it\'s "quoted" $HOME `id`; echo\nsecond line'
+    assert validate.config_value("k", tricky) == tricky
+    with pytest.raises(ValidationError, match="NUL"):
+        validate.config_value("k", "a\0b")
