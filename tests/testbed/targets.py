@@ -1,0 +1,331 @@
+"""SSH test targets: systemd + sshd "servers" in Docker containers.
+
+Used by the pytest fixtures in tests/conftest.py and usable on its own
+(``python -m tests.testbed.targets build|clean``). Everything goes through the
+``docker`` CLI with argv lists: the engine here is older than the client, the
+CLI negotiates that for us, and piping stdin into ``docker exec`` is trivial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENSURE_DOCKER = REPO_ROOT / "tests" / "testbed" / "ensure-docker.sh"
+BASE_BUILD = REPO_ROOT / "tests" / "images" / "base" / "build.sh"
+TARGET_CONTEXT = REPO_ROOT / "tests" / "images" / "target"
+
+BASE_IMAGE = "dlgr-test/debian-base:trixie"
+TARGET_IMAGE = "dlgr-test/target:trixie"
+LABEL = "dlgr-test=1"
+CONTEXT_LABEL = "dlgr-test.context"
+USERS = ("dallinger", "nosudo")
+BANNER_TIMEOUT = 120.0
+
+# What systemd + a nested Docker engine need without --privileged (which
+# fails here: the VM's bounding set lacks CAP_SYS_RESOURCE). The host's cgroup
+# v1 tree is bind-mounted, so the cgroup namespace must be the host's: with a
+# private one, systemd believes it owns the root cgroup and every target
+# would share /system.slice with every other.
+RUN_FLAGS = (
+    "--cgroupns=host",
+    "--cap-add=ALL",
+    "--cap-drop=SYS_RESOURCE",
+    "--security-opt=seccomp=unconfined",
+    "--security-opt=apparmor=unconfined",
+    "--security-opt=systempaths=unconfined",
+    "--device-cgroup-rule=a *:* rwm",
+    "--tmpfs=/run",
+    "--tmpfs=/run/lock",
+    "--volume=/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    # A tty makes systemd print its boot progress, so `docker logs` shows it.
+    "--tty",
+    "--env=SYSTEMD_COLORS=0",
+)
+
+
+class TestbedError(RuntimeError):
+    """The test bed could not do what was asked; the message says why."""
+
+    __test__ = False  # not a pytest test class
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # container name and hostname
+    container: str  # container id
+    address: str  # loopback address the ports are published on
+    ssh_port: int
+    volume: str  # named volume at /var/lib/docker (nested engine)
+
+
+def _docker(
+    *args: str, input: str | None = None, check: bool = True, timeout: float | None = 600
+) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(
+            ["docker", *args], input=input, capture_output=True, text=True, timeout=timeout
+        )
+    except FileNotFoundError as exc:
+        raise TestbedError(
+            "docker CLI not found; run 'make deps' (apt-get install docker.io)"
+        ) from exc
+    if check and proc.returncode != 0:
+        raise TestbedError(
+            f"docker {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()}"
+        )
+    return proc
+
+
+def ensure_docker() -> None:
+    """Start the Docker engine if it is not answering; raise TestbedError if that fails."""
+    proc = subprocess.run(["bash", str(ENSURE_DOCKER)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TestbedError(f"Docker engine unavailable:\n{proc.stderr.strip()}")
+
+
+def image_id(image: str) -> str | None:
+    proc = _docker("image", "inspect", "--format={{.Id}}", image, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _target_context_hash() -> str:
+    """Hash of the target's build context plus the base image id it builds on."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in TARGET_CONTEXT.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(TARGET_CONTEXT).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    digest.update(str(image_id(BASE_IMAGE)).encode())
+    return digest.hexdigest()[:16]
+
+
+def build_images(force: bool = False) -> None:
+    """Build the base and target images unless they exist and are up to date."""
+    base = subprocess.run(
+        ["bash", str(BASE_BUILD), *(["--force"] if force else [])],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BASE_IMAGE": BASE_IMAGE},
+    )
+    if base.returncode != 0:
+        raise TestbedError(f"building {BASE_IMAGE} failed:\n{base.stderr.strip()}")
+
+    context = _target_context_hash()
+    previous = image_id(TARGET_IMAGE)
+    if not force and previous:
+        label = f'--format={{{{index .Config.Labels "{CONTEXT_LABEL}"}}}}'
+        if _docker("image", "inspect", label, TARGET_IMAGE).stdout.strip() == context:
+            return
+    proc = subprocess.run(
+        [
+            "docker",
+            "build",
+            "--quiet",
+            *(["--no-cache"] if force else []),
+            f"--build-arg=BASE_IMAGE={BASE_IMAGE}",
+            f"--label={CONTEXT_LABEL}={context}",
+            f"--tag={TARGET_IMAGE}",
+            str(TARGET_CONTEXT),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},  # BuildKit would try to pull a frontend
+    )
+    if proc.returncode != 0:
+        raise TestbedError(f"building {TARGET_IMAGE} failed:\n{proc.stderr.strip()[-3000:]}")
+    if previous and previous != image_id(TARGET_IMAGE):
+        _docker("rmi", previous, check=False)  # the outdated image, now untagged
+
+
+def port_is_open(address: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_loopback_address(first: int = 12, last: int = 254) -> str:
+    """First 127.0.0.N (N >= first) with nothing listening on 22, 80 or 443."""
+    for n in range(first, last + 1):
+        address = f"127.0.0.{n}"
+        if not any(port_is_open(address, port, 0.2) for port in (22, 80, 443)):
+            return address
+    raise TestbedError(f"no free loopback address in 127.0.0.{first}-{last}")
+
+
+def _read_banner(address: str, port: int) -> bytes:
+    try:
+        with socket.create_connection((address, port), timeout=2) as sock:
+            sock.settimeout(2)
+            return sock.recv(64)
+    except OSError:
+        return b""
+
+
+def _diagnostics(container: str) -> str:
+    state = _docker(
+        "inspect", "--format={{.State.Status}} (exit {{.State.ExitCode}})", container, check=False
+    )
+    logs = _docker("logs", "--tail=40", container, check=False)
+    return (
+        f"container state: {state.stdout.strip() or state.stderr.strip()}\n"
+        f"docker logs --tail 40 {container}:\n{logs.stdout}{logs.stderr}".replace("\r\n", "\n")
+    )
+
+
+def start_target(
+    name: str,
+    address: str,
+    authorized_keys: str,
+    ssh_port: int = 22,
+    publish_web: bool = True,
+) -> Target:
+    """Run a target container, install `authorized_keys` for both users, wait for sshd."""
+    volume = f"{name}-docker-{secrets.token_hex(4)}"
+    _docker("volume", "create", f"--label={LABEL}", volume)
+    ports = [f"--publish={address}:{ssh_port}:22"]
+    if publish_web:
+        ports += [f"--publish={address}:80:80", f"--publish={address}:443:443"]
+    with tempfile.TemporaryDirectory() as tmp:
+        # `docker run` can fail after creating the container (port in use): the
+        # cidfile names exactly what it created, never someone else's container.
+        cidfile = Path(tmp) / "cid"
+        try:
+            container = _docker(
+                "run",
+                "--detach",
+                f"--cidfile={cidfile}",
+                f"--name={name}",
+                f"--hostname={name}",
+                f"--label={LABEL}",
+                *RUN_FLAGS,
+                f"--volume={volume}:/var/lib/docker",
+                *ports,
+                TARGET_IMAGE,
+            ).stdout.strip()
+        except TestbedError:
+            created = cidfile.read_text().strip() if cidfile.exists() else ""
+            if created:
+                _docker("rm", "--force", "--volumes", created, check=False)
+            _docker("volume", "rm", "--force", volume, check=False)
+            raise
+    target = Target(
+        name=name, container=container, address=address, ssh_port=ssh_port, volume=volume
+    )
+    try:
+        for user in USERS:
+            # Key text goes in on stdin, never into a command line.
+            install = ["install", f"--owner={user}", f"--group={user}", "--mode=600"]
+            path = f"/home/{user}/.ssh/authorized_keys"
+            _docker(
+                "exec",
+                "--interactive",
+                container,
+                *install,
+                "/dev/stdin",
+                path,
+                input=authorized_keys,
+            )
+        _wait_for_ssh(target)
+    except BaseException:
+        stop_target(target)
+        raise
+    return target
+
+
+def _wait_for_ssh(target: Target, timeout: float = BANNER_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _read_banner(target.address, target.ssh_port).startswith(b"SSH-2.0"):
+            return
+        running = _docker("inspect", "--format={{.State.Running}}", target.container, check=False)
+        if running.stdout.strip() != "true":
+            raise TestbedError(
+                f"target {target.name} stopped while booting\n{_diagnostics(target.container)}"
+            )
+        time.sleep(0.2)
+    raise TestbedError(
+        f"no SSH banner from {target.name} on {target.address}:{target.ssh_port} "
+        f"after {timeout:.0f} s\n{_diagnostics(target.container)}"
+    )
+
+
+def stop_target(target: Target) -> None:
+    """Shut the target down and remove its container and volume."""
+    _docker("stop", "--time=10", target.container, check=False)
+    _docker("rm", "--force", "--volumes", target.container, check=False)
+    _docker("volume", "rm", "--force", target.volume, check=False)
+
+
+def remove_leftovers() -> None:
+    """Remove every container and volume labelled dlgr-test=1."""
+    containers = _docker("ps", "--all", "--quiet", f"--filter=label={LABEL}").stdout.split()
+    if containers:
+        _docker("rm", "--force", "--volumes", *containers)
+    volumes = _docker("volume", "ls", "--quiet", f"--filter=label={LABEL}").stdout.split()
+    if volumes:
+        _docker("volume", "rm", "--force", *volumes)
+
+
+def exec_in(
+    target: Target,
+    *argv: str,
+    input: str | None = None,
+    user: str | None = None,
+    check: bool = False,
+    timeout: float | None = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run argv inside the target (no shell); returns the completed process."""
+    opts = ["--interactive"] if input is not None else []
+    if user is not None:
+        opts.append(f"--user={user}")
+    return _docker(
+        "exec", *opts, target.container, *argv, input=input, check=check, timeout=timeout
+    )
+
+
+def ssh_argv(target: Target, user: str, key: Path) -> list[str]:
+    """ssh command line (without the remote command) for logging into a target as `user`."""
+    return [
+        "ssh",
+        f"-oIdentityFile={key}",
+        f"-oPort={target.ssh_port}",
+        "-oIdentitiesOnly=yes",
+        "-oBatchMode=yes",
+        "-oStrictHostKeyChecking=no",
+        "-oUserKnownHostsFile=/dev/null",
+        "-oLogLevel=ERROR",
+        "-oConnectTimeout=10",
+        f"{user}@{target.address}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.testbed.targets")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="start Docker if needed and build the test images")
+    build.add_argument("--force", action="store_true", help="rebuild even if the images exist")
+    sub.add_parser("clean", help="remove every container and volume labelled dlgr-test=1")
+    args = parser.parse_args(argv)
+    try:
+        ensure_docker()
+        if args.command == "build":
+            build_images(force=args.force)
+        else:
+            remove_leftovers()
+    except TestbedError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()
