@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Dallinger itself, in its own venv (its pins must not shape ours): the tests check
+# that it reads what we write.
+DALLINGER_VENV ?= .venv-dallinger
+DALLINGER_STAMP := $(DALLINGER_VENV)/.installed
 
 .PHONY: deps system-deps lint unit test clean
 
-deps: system-deps $(STAMP)
+deps: system-deps $(STAMP) $(DALLINGER_STAMP)
 
 system-deps:
 	./scripts/install-system-deps.sh
@@ -15,6 +19,11 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(DALLINGER_STAMP):
+	$(PYTHON) -m venv $(DALLINGER_VENV)
+	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger==12.4.0'
 	touch $@
 
 lint: $(STAMP)
@@ -30,4 +39,4 @@ test: deps lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(DALLINGER_VENV) build dist *.egg-info

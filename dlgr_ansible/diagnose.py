@@ -3,6 +3,7 @@
 import re
 
 from dlgr_ansible.events import Failure
+from dlgr_ansible.hosts import DEFAULT_SSH_PORT, Server
 
 _HOST_KEY_CHANGED = re.compile(
     r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed"
@@ -16,15 +17,19 @@ _NO_ROUTE = re.compile(
 _SUDO = re.compile(r"Missing sudo password|a password is required|is not in the sudoers file")
 
 
-def explain(failure: Failure, user: str | None = None, key_file: str | None = None) -> str:
+def explain(failure: Failure, server: Server | None = None, key_file: str | None = None) -> str:
     """One paragraph: what went wrong on which host, and what to do about it."""
     host, message = failure.host, failure.message
+    user = server.user if server else None
     who = f"{user}@{host}" if user else host
+    known_as = host
+    if server and server.port != DEFAULT_SSH_PORT:
+        known_as = f"'[{host}]:{server.port}'"  # how known_hosts names non-22 ports
     if _HOST_KEY_CHANGED.search(message):
         return (
             f"The SSH host key of {host} has changed since the first connection, so the "
             "connection was refused (this protects you from a server impersonating yours). "
-            f"If the server was reinstalled, remove the old key with `ssh-keygen -R {host}` "
+            f"If the server was reinstalled, remove the old key with `ssh-keygen -R {known_as}` "
             "and try again."
         )
     if failure.unreachable and _AUTH.search(message):

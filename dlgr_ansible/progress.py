@@ -94,6 +94,7 @@ def print_summary(outcome: RunOutcome, run: PlaybookRun, console: Console) -> No
     if state.hosts:
         console.print(host_table(state))
     for message in outcome.explanations(run):
-        console.print(Text(message, style="red"), highlight=False)
+        # soft_wrap: a path or command in the message must survive copy and paste
+        console.print(Text(message, style="red"), highlight=False, soft_wrap=True)
     if outcome.artifacts_dir:
         console.print(f"Ansible artifacts kept in {outcome.artifacts_dir}")

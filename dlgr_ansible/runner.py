@@ -40,6 +40,7 @@ class PlaybookRun:
     verbosity: int = 0
     keep_artifacts: bool = False
     known_hosts: Path | None = None
+    playbook_dir: Path | None = None  # defaults to the shipped playbooks
 
 
 @dataclass
@@ -59,9 +60,7 @@ class RunOutcome:
         messages = []
         for failure in self.state.final_failures():
             server = run.servers.get(failure.host)
-            messages.append(
-                diagnose.explain(failure, server.user if server else None, str(run.key_file))
-            )
+            messages.append(diagnose.explain(failure, server, str(run.key_file)))
         if not messages and not self.ok:
             messages.append(
                 f"Ansible stopped with status {self.status} (exit code {self.rc}). "
@@ -71,7 +70,8 @@ class RunOutcome:
 
 
 def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> RunOutcome:
-    playbook = playbooks_dir() / run.playbook
+    project_dir = run.playbook_dir or playbooks_dir()
+    playbook = project_dir / run.playbook
     if not playbook.is_file():
         raise DlgrError(f"Playbook {playbook} is missing; reinstall dlgr-ansible.")
     known_hosts = run.known_hosts or default_known_hosts()
@@ -94,7 +94,7 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
 
         result = ansible_runner.run(
             private_data_dir=str(private_dir),
-            project_dir=str(playbooks_dir()),
+            project_dir=str(project_dir),
             playbook=run.playbook,
             inventory=str(inventory),
             cmdline=f"-e @{shlex.quote(str(vars_file))}",

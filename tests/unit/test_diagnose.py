@@ -2,6 +2,7 @@ import pytest
 
 from dlgr_ansible.diagnose import explain
 from dlgr_ansible.events import Failure
+from dlgr_ansible.hosts import Server
 
 UNREACHABLE = [
     (
@@ -25,15 +26,20 @@ UNREACHABLE = [
 
 @pytest.mark.parametrize(("message", "advice"), UNREACHABLE)
 def test_unreachable_advice(message, advice):
-    text = explain(Failure("h", "ping", message, unreachable=True), "dallinger", "/k")
+    text = explain(Failure("h", "ping", message, unreachable=True), Server("h", "dallinger"), "/k")
     assert advice in text
 
 
 def test_sudo_advice_names_the_user():
-    text = explain(Failure("h", "t", "Missing sudo password"), "ana", "/k")
+    text = explain(Failure("h", "t", "Missing sudo password"), Server("h", "ana"), "/k")
     assert "ana ALL=(ALL) NOPASSWD: ALL" in text
 
 
 def test_other_failures_keep_ansible_message():
-    text = explain(Failure("h", "Write file", "disk full"), "u", "/k")
+    text = explain(Failure("h", "Write file", "disk full"), Server("h", "u"), "/k")
     assert text == "Failed on h in task 'Write file': disk full"
+
+
+def test_changed_key_advice_on_another_port_names_it_as_known_hosts_does():
+    failure = Failure("h", "ping", "Host key verification failed.", unreachable=True)
+    assert "ssh-keygen -R '[h]:2222'" in explain(failure, Server("h", "u", 2222))

@@ -23,6 +23,7 @@ def test_renders_hosts_and_safe_ssh_options():
     assert "StrictHostKeyChecking=accept-new" in args
     assert "UserKnownHostsFile='/h/.ssh/known hosts'" in args
     assert group["vars"]["ansible_pipelining"] is True
+    assert group["vars"]["ansible_ssh_host_key_checking"] is True
     assert group["hosts"]["127.0.0.11"] == {
         "ansible_host": "127.0.0.11",
         "ansible_port": 22,

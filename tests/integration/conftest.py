@@ -1,0 +1,75 @@
+"""Run the installed `dlgr-ansible` as a researcher would: a real process, its own HOME."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN_DIR = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
+DALLINGER = Path(os.environ.get("DLGR_TEST_DALLINGER", REPO / ".venv-dallinger/bin/dallinger"))
+
+
+@dataclass
+class Researcher:
+    home: Path
+    tmp: Path
+    env: dict
+
+    def run(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN_DIR / "dlgr-ansible"), *args],
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def run_json(self, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+        result = self.run(*args, "--json")
+        return result, json.loads(result.stdout)
+
+    def use_key(self, key: Path) -> None:
+        (self.home / ".dallingerconfig").write_text(f"[Parameters]\nserver_pem = {key}\n")
+
+    def dallinger(self, *args: str) -> subprocess.CompletedProcess:
+        """Dallinger's own CLI, same HOME: proof that both tools share one store."""
+        assert DALLINGER.is_file(), f"{DALLINGER} is missing; run `make deps`"
+        return subprocess.run(
+            [str(DALLINGER), *args],
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def hosts_dir(self) -> Path:
+        return self.home / ".dallinger" / "docker-ssh" / "hosts"
+
+
+@pytest.fixture
+def researcher(tmp_path, ssh_key) -> Researcher:
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ANSIBLE_"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{BIN_DIR}{os.pathsep}{env['PATH']}")
+    person = Researcher(home=home, tmp=tmp, env=env)
+    person.use_key(ssh_key)
+    return person
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, *phrases: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output
+    for phrase in phrases:
+        assert phrase in output, output

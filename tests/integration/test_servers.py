@@ -1,0 +1,143 @@
+"""servers add/list/check/remove and the failure paths, against real SSH targets."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import BIN_DIR, assert_clean_failure
+from tests.testbed import targets
+
+pytestmark = pytest.mark.integration
+
+
+def test_add_check_list_remove(researcher, target):
+    result, report = researcher.run_json(
+        "servers", "add", "--host", target.address, "--user", "dallinger"
+    )
+    assert result.returncode == 0, result.stderr
+    assert report["ok"] is True
+    assert report["saved"] is True
+    stats = report["hosts"][target.address]
+    assert stats["failed"] == stats["unreachable"] == 0
+    assert stats["ok"] >= 3
+    server = report["dlgr_servers"][target.address]
+    assert server["os"].startswith("Debian 13")
+    assert server["sudo"] is True
+    assert server["user"] == "dallinger"
+
+    stored = researcher.hosts_dir() / target.address
+    assert json.loads(stored.read_text()) == {"host": target.address, "user": "dallinger"}
+    known_hosts = researcher.home / ".ssh" / "known_hosts"
+    trusted = subprocess.run(["ssh-keygen", "-F", target.address, "-f", known_hosts], check=False)
+    assert trusted.returncode == 0  # trusted on first use
+
+    listed = researcher.run("servers", "list")
+    assert listed.returncode == 0
+    assert target.address in listed.stdout
+    theirs = researcher.dallinger("docker-ssh", "servers", "list")
+    assert theirs.returncode == 0, theirs.stderr
+    assert f"host: {target.address}, user: dallinger" in theirs.stdout
+
+    # Nothing to change on a check; the private data dir is gone afterwards.
+    result, report = researcher.run_json("servers", "check")
+    assert result.returncode == 0, result.stderr
+    assert report["hosts"][target.address]["changed"] == 0
+    assert list(researcher.tmp.iterdir()) == []
+
+    removed = researcher.run("servers", "remove", "--host", target.address)
+    assert removed.returncode == 0
+    assert not stored.exists()
+
+
+def test_readable_progress_without_a_terminal(researcher, target):
+    researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
+    result = researcher.run("servers", "check")
+    assert result.returncode == 0, result.stderr
+    for line in ("Checking", "Become root without a password", "done in", target.address):
+        assert line in result.stderr
+    assert result.stdout == ""
+
+
+def test_wrong_key_is_refused_and_nothing_saved(researcher, target, tmp_path):
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    researcher.use_key(other)
+    result = researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
+    assert_clean_failure(result, f"refused the SSH key {other}", "authorized_keys")
+    assert not researcher.hosts_dir().exists()
+
+
+def test_world_readable_key(researcher, target, tmp_path, ssh_key):
+    loose = tmp_path / "loose_key"
+    shutil.copy(ssh_key, loose)
+    loose.chmod(0o644)
+    researcher.use_key(loose)
+    result = researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
+    assert_clean_failure(result, f"chmod 600 {loose}")
+
+
+def test_unreachable_host(researcher):
+    result = researcher.run("servers", "add", "--host", "127.0.0.99", "--user", "dallinger")
+    assert_clean_failure(result, "Cannot reach 127.0.0.99", "Connection refused")
+    assert not researcher.hosts_dir().exists()
+
+
+def test_user_without_sudo(researcher, target):
+    result, report = researcher.run_json(
+        "servers", "add", "--host", target.address, "--user", "nosudo"
+    )
+    assert_clean_failure(result, "No passwordless sudo rights for nosudo", "NOPASSWD")
+    assert report["ok"] is False
+    assert report["saved"] is False
+    assert report["hosts"][target.address]["failed"] == 1
+    assert not researcher.hosts_dir().exists()
+
+
+def test_changed_host_key_stops_with_advice(researcher, fresh_target, ssh_key):
+    address = fresh_target.address
+    assert (
+        researcher.run("servers", "add", "--host", address, "--user", "dallinger").returncode == 0
+    )
+    targets.stop_target(fresh_target)
+    replacement = targets.start_target(
+        "dlgr-replacement", address, ssh_key.with_suffix(".pub").read_text()
+    )
+    try:
+        result = researcher.run("servers", "check")
+        assert_clean_failure(result, "host key of", f"ssh-keygen -R {address}")
+    finally:
+        targets.stop_target(replacement)
+
+
+def test_live_progress_on_a_terminal(researcher, target):
+    researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
+    primary, secondary = os.openpty()
+    process = subprocess.Popen(
+        [str(BIN_DIR / "dlgr-ansible"), "servers", "check"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=dict(researcher.env, TERM="xterm-256color", COLUMNS="100"),
+        cwd=researcher.home,
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the terminal closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    assert process.wait(timeout=120) == 0
+    raw = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[1A" in raw  # redrawn in place (cursor up), i.e. live
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    for text in ("Checking", "Become root without a password", "changed", "done in"):
+        assert text in screen, screen
