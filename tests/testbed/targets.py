@@ -1,15 +1,19 @@
 """SSH test targets: systemd + sshd "servers" in Docker containers.
 
 Used by the pytest fixtures in tests/conftest.py and usable on its own
-(``python -m tests.testbed.targets build|clean``). Everything goes through the
-``docker`` CLI with argv lists: the engine here is older than the client, the
-CLI negotiates that for us, and piping stdin into ``docker exec`` is trivial.
+(``python -m tests.testbed.targets build|clean|start|stop``; Molecule's shared
+create/destroy playbooks in molecule/shared/ call ``start`` and ``stop``).
+Everything goes through the ``docker`` CLI with argv lists: the engine here is
+older than the client, the CLI negotiates that for us, and piping stdin into
+``docker exec`` is trivial.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
+import json
 import os
 import secrets
 import socket
@@ -267,6 +271,48 @@ def stop_target(target: Target) -> None:
     _docker("volume", "rm", "--force", target.volume, check=False)
 
 
+def find_target(name: str) -> Target | None:
+    """The test-bed target in the container called `name`, or None if there is no such container.
+
+    Raises TestbedError if the container exists but is not a test-bed target
+    (no dlgr-test=1 label), so nothing else on the machine is ever touched.
+    """
+    proc = _docker("container", "inspect", "--format={{json .}}", name, check=False)
+    if proc.returncode != 0:
+        if "no such" in proc.stderr.lower():
+            return None
+        raise TestbedError(f"docker container inspect {name} failed: {proc.stderr.strip()}")
+    info = json.loads(proc.stdout)
+    key, _, value = LABEL.partition("=")
+    if (info["Config"].get("Labels") or {}).get(key) != value:
+        raise TestbedError(f"container {name} is not a test-bed target (no label {LABEL})")
+    volume = next(
+        (
+            mount["Name"]
+            for mount in info.get("Mounts") or []
+            if mount.get("Type") == "volume" and mount.get("Destination") == "/var/lib/docker"
+        ),
+        "",
+    )
+    ssh = ((info["HostConfig"].get("PortBindings") or {}).get("22/tcp") or [{}])[0]
+    return Target(
+        name=name,
+        container=info["Id"],
+        address=ssh.get("HostIp", ""),
+        ssh_port=int(ssh.get("HostPort") or 0),
+        volume=volume,
+    )
+
+
+def stop_target_by_name(name: str) -> bool:
+    """Stop and remove the target `name` and its volume; False if there was none."""
+    target = find_target(name)
+    if target is None:
+        return False
+    stop_target(target)
+    return True
+
+
 def remove_leftovers() -> None:
     """Remove every container and volume labelled dlgr-test=1."""
     containers = _docker("ps", "--all", "--quiet", f"--filter=label={LABEL}").stdout.split()
@@ -316,13 +362,38 @@ def main(argv: list[str] | None = None) -> None:
     build = sub.add_parser("build", help="start Docker if needed and build the test images")
     build.add_argument("--force", action="store_true", help="rebuild even if the images exist")
     sub.add_parser("clean", help="remove every container and volume labelled dlgr-test=1")
+    start = sub.add_parser(
+        "start",
+        help="build the images if needed, start one target, print it as one JSON line",
+        description="Start a target container NAME with SSH (and 80/443) published on "
+        "ADDRESS and PUBKEY_FILE as authorized_keys of both users; print the Target "
+        "(name, container, address, ssh_port, volume) as one JSON line on stdout.",
+    )
+    start.add_argument("name", help="container name and hostname")
+    start.add_argument("address", help="loopback address to publish on, e.g. 127.0.0.31")
+    start.add_argument("pubkey_file", type=Path, help="OpenSSH public key(s) to authorize")
+    stop = sub.add_parser(
+        "stop",
+        help="stop and remove the target NAME and its volume (exit 0 if there is none)",
+    )
+    stop.add_argument("name", help="container name given to 'start'")
     args = parser.parse_args(argv)
     try:
         ensure_docker()
         if args.command == "build":
             build_images(force=args.force)
-        else:
+        elif args.command == "clean":
             remove_leftovers()
+        elif args.command == "start":
+            try:
+                authorized_keys = args.pubkey_file.read_text()
+            except OSError as exc:
+                raise TestbedError(f"cannot read {args.pubkey_file}: {exc.strerror}") from None
+            build_images()
+            target = start_target(args.name, args.address, authorized_keys)
+            print(json.dumps(dataclasses.asdict(target)), flush=True)
+        else:
+            stop_target_by_name(args.name)
     except TestbedError as exc:
         raise SystemExit(f"error: {exc}") from None
 
