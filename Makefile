@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DALLINGER_VENV ?= .venv-dallinger
 DALLINGER_STAMP := $(DALLINGER_VENV)/.installed
 
-.PHONY: deps system-deps lint unit test clean
+.PHONY: deps system-deps lint unit molecule test clean
 
 deps: system-deps $(STAMP) $(DALLINGER_STAMP)
 
@@ -35,8 +35,13 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
+# Molecule runs ansible-playbook by name, so the venv's bin/ goes first on PATH.
+molecule: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test --all
+
 test: deps lint
 	$(BIN)/python -m pytest
+	$(MAKE) molecule
 
 clean:
 	rm -rf $(VENV) $(DALLINGER_VENV) build dist *.egg-info

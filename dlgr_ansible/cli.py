@@ -13,10 +13,18 @@ from dlgr_ansible import __version__
 from dlgr_ansible.config import Config, load_config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.hosts import HostsStore, Server, ServerChoiceNeeded
+from dlgr_ansible.images import require_local
 from dlgr_ansible.inventory import render_inventory
 from dlgr_ansible.progress import print_summary, run_with_progress
+from dlgr_ansible.provision import (
+    DOCKER_SOURCES,
+    TLS_MODES,
+    DozzleLogin,
+    docker_variables,
+    stack_variables,
+)
 from dlgr_ansible.runner import PlaybookRun, RunOutcome
-from dlgr_ansible.servers import check_run, inventory_servers, key_file, new_server
+from dlgr_ansible.servers import inventory_servers, key_file, new_server, server_run
 
 NOT_YET = (
     "`dlgr-ansible {name}` is not available in this version yet. "
@@ -119,6 +127,11 @@ server_option = click.option(
     "--server", help="Saved server to use; may be omitted when only one is saved."
 )
 app_option = click.option("--app", "app_name", help="App name (a DNS label, e.g. 'stroop-pilot').")
+docker_source_option = click.option(
+    "--docker-source",
+    type=click.Choice(DOCKER_SOURCES),
+    help="Install Docker from Docker's repository (default) or the distribution's packages.",
+)
 config_option = click.option(
     "-c",
     "--config",
@@ -149,17 +162,20 @@ def servers():
 @click.option("--host", required=True, help="DNS name or IP address of the server.")
 @click.option("--user", help="User to log in as (needs passwordless sudo).")
 @click.option("--port", default=22, show_default=True, help="SSH port.")
+@docker_source_option
 @playbook_options
 @pass_app
-def servers_add(app: App, host, user, port, verbosity, as_json, keep_artifacts):
-    """Check SSH login and passwordless sudo on a server, then save it.
+def servers_add(app: App, host, user, port, docker_source, verbosity, as_json, keep_artifacts):
+    """Check SSH login and passwordless sudo, install Docker and compose, then save the server.
 
     The SSH key is the `server_pem` setting of config.txt or ~/.dallingerconfig.
     Saved servers are visible to `dallinger docker-ssh` too.
     """
     server = new_server(host, user, port)
-    run = check_run(server, app.config(), verbosity, keep_artifacts)
-    outcome = app.execute(run, f"Checking {server.host}")
+    config = app.config()
+    variables = docker_variables(config, docker_source)
+    run = server_run("prepare.yml", server, config, variables, verbosity, keep_artifacts)
+    outcome = app.execute(run, f"Preparing {server.host}")
     if outcome.ok:
         app.store().add(server)
     app.report(outcome, run, as_json, {"saved": outcome.ok})
@@ -207,7 +223,7 @@ def servers_remove(app: App, host):
 @pass_app
 def servers_check(app: App, server, verbosity, as_json, keep_artifacts):
     """Check that a saved server is reachable and has passwordless sudo."""
-    run = check_run(app.server(server), app.config(), verbosity, keep_artifacts)
+    run = server_run("ping.yml", app.server(server), app.config(), None, verbosity, keep_artifacts)
     app.report(app.execute(run, f"Checking {run.limit}"), run, as_json)
 
 
@@ -240,10 +256,44 @@ def _not_yet(name: str):
 
 @cli.command()
 @server_option
+@click.option(
+    "--dns-host",
+    help="Domain whose subdomains point at the server (enables /health-check and logs.<domain>).",
+)
+@click.option(
+    "--tls",
+    type=click.Choice(TLS_MODES),
+    help="Certificates from Let's Encrypt (acme) or Caddy's own CA (internal).",
+)
+@docker_source_option
+@config_option
 @playbook_options
-def provision(server, verbosity, as_json, keep_artifacts):
-    """Install Docker and compose on a server and bring up the shared Caddy + PostgreSQL + Dozzle stack."""
-    _not_yet("provision")
+@pass_app
+def provision(
+    app: App, server, dns_host, tls, docker_source, config_pairs, verbosity, as_json, keep_artifacts
+):
+    """Install Docker and compose, and bring the shared Caddy + PostgreSQL + Dozzle stack up to date.
+
+    Safe to run again: a second run changes nothing. A server set up by
+    `dallinger docker-ssh` is adopted with its apps and data.
+    """
+    config = app.config(config_pairs)
+    target = app.server(server)
+    dozzle = DozzleLogin.new() if config.get("docker_dozzle_image", "x") else None
+    variables = docker_variables(config, docker_source) | stack_variables(
+        config, dns_host, tls, dozzle
+    )
+    run = server_run("provision.yml", target, config, variables, verbosity, keep_artifacts)
+    outcome = app.execute(run, f"Provisioning {target.host}")
+    results = {}
+    if dozzle and outcome.state.results.get("dlgr_dozzle_password_set", {}).get(target.host):
+        results["dozzle"] = {"user": "dallinger", "password": dozzle.password}
+    app.report(outcome, run, as_json, results)
+    if results and not as_json:
+        app.err.print(
+            f"Dozzle log viewer: user dallinger, password {dozzle.password} (shown only now; "
+            "change it with `dlgr-ansible set-dozzle-password`)."
+        )
 
 
 def _deploy_command(name: str, mode: str):
@@ -363,9 +413,17 @@ def images():
 @server_option
 @click.argument("image")
 @playbook_options
-def images_push(server, image, verbosity, as_json, keep_artifacts):
-    """Send an image from the local Docker engine to a server (only missing layers)."""
-    _not_yet("images push")
+@pass_app
+def images_push(app: App, server, image, verbosity, as_json, keep_artifacts):
+    """Send an image from the local Docker engine to a server, unless it has this build."""
+    variables = {
+        "docker_images_names": [image],
+        "docker_images_from_controller": [require_local(image)],
+    }
+    run = server_run(
+        "images.yml", app.server(server), app.config(), variables, verbosity, keep_artifacts
+    )
+    app.report(app.execute(run, f"Sending {image} to {run.limit}"), run, as_json)
 
 
 def main() -> None:

@@ -21,15 +21,21 @@ def key_file(config: Config) -> Path:
     return sshkeys.check_private_key(config.server_pem()).path
 
 
-def check_run(
-    server: Server, config: Config, verbosity: int = 0, keep_artifacts: bool = False
+def server_run(
+    playbook: str,
+    server: Server,
+    config: Config,
+    variables: dict | None = None,
+    verbosity: int = 0,
+    keep_artifacts: bool = False,
 ) -> PlaybookRun:
-    """The smoke playbook against one server: SSH, Python, passwordless sudo."""
+    """A playbook run against one saved (or about to be saved) server."""
     return PlaybookRun(
-        playbook="ping.yml",
+        playbook=playbook,
         servers={server.host: server},
         key_file=key_file(config),
         limit=server.host,
+        variables=variables or {},
         verbosity=verbosity,
         keep_artifacts=keep_artifacts,
     )

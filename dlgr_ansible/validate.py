@@ -19,6 +19,7 @@ _HOSTNAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
 _USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$")
 _APP_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _CONFIG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EMAIL_RE = re.compile(r"^[^\s@{}\"']+@[^\s@{}\"']+\.[^\s@{}\"']+$")
 
 # Docker's reference grammar (github.com/distribution/reference, regexp.go).
 _ALNUM = r"[a-z0-9]+"
@@ -127,3 +128,8 @@ def config_value(key: str, value: str) -> str:
     if "\0" in value:
         raise ValidationError(f"The value of {key!r} contains a NUL character; remove it.")
     return value
+
+
+def is_email(value: str) -> bool:
+    """Good enough for Let's Encrypt, and safe to write into a Caddyfile."""
+    return bool(_EMAIL_RE.match(value or ""))

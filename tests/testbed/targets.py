@@ -32,6 +32,9 @@ BASE_IMAGE = "dlgr-test/debian-base:trixie"
 TARGET_IMAGE = "dlgr-test/target:trixie"
 LABEL = "dlgr-test=1"
 CONTEXT_LABEL = "dlgr-test.context"
+# Who started a target: "pid:N" for a pytest session (its leftovers are removed once
+# that process is gone), anything else for targets whose owner cleans up itself.
+OWNER_LABEL = "dlgr-test.owner"
 USERS = ("dallinger", "nosudo")
 BANNER_TIMEOUT = 120.0
 
@@ -193,10 +196,12 @@ def start_target(
     authorized_keys: str,
     ssh_port: int = 22,
     publish_web: bool = True,
+    owner: str | None = None,
 ) -> Target:
     """Run a target container, install `authorized_keys` for both users, wait for sshd."""
     volume = f"{name}-docker-{secrets.token_hex(4)}"
-    _docker("volume", "create", f"--label={LABEL}", volume)
+    owned_by = f"--label={OWNER_LABEL}={owner or f'pid:{os.getpid()}'}"
+    _docker("volume", "create", f"--label={LABEL}", owned_by, volume)
     ports = [f"--publish={address}:{ssh_port}:22"]
     if publish_web:
         ports += [f"--publish={address}:80:80", f"--publish={address}:443:443"]
@@ -212,6 +217,7 @@ def start_target(
                 f"--name={name}",
                 f"--hostname={name}",
                 f"--label={LABEL}",
+                owned_by,
                 *RUN_FLAGS,
                 f"--volume={volume}:/var/lib/docker",
                 *ports,
@@ -304,21 +310,42 @@ def find_target(name: str) -> Target | None:
     )
 
 
-def stop_target_by_name(name: str) -> bool:
-    """Stop and remove the target `name` and its volume; False if there was none."""
-    target = find_target(name)
-    if target is None:
+def _abandoned(owner: str) -> bool:
+    """True for test-bed objects nobody will clean up: no owner, or a pytest session that is gone."""
+    if not owner:
+        return True
+    kind, _, pid = owner.partition(":")
+    if kind != "pid" or not pid.isdigit():
         return False
-    stop_target(target)
-    return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
-def remove_leftovers() -> None:
-    """Remove every container and volume labelled dlgr-test=1."""
-    containers = _docker("ps", "--all", "--quiet", f"--filter=label={LABEL}").stdout.split()
+def remove_leftovers(everything: bool = False) -> None:
+    """Remove test-bed containers and volumes left by finished runs (all of them with `everything`).
+
+    Targets of a session still running, here or in another shell, are left alone.
+    """
+    owner_format = f'{{{{.Label "{OWNER_LABEL}"}}}}'
+    listed = _docker(
+        "ps", "--all", f"--filter=label={LABEL}", f"--format={{{{.ID}}}} {owner_format}"
+    ).stdout.splitlines()
+    containers = [
+        line.split(" ")[0] for line in listed if everything or _abandoned(line.partition(" ")[2])
+    ]
     if containers:
         _docker("rm", "--force", "--volumes", *containers)
-    volumes = _docker("volume", "ls", "--quiet", f"--filter=label={LABEL}").stdout.split()
+    listed = _docker(
+        "volume", "ls", f"--filter=label={LABEL}", f"--format={{{{.Name}}}} {owner_format}"
+    ).stdout.splitlines()
+    volumes = [
+        line.split(" ")[0] for line in listed if everything or _abandoned(line.partition(" ")[2])
+    ]
     if volumes:
         _docker("volume", "rm", "--force", *volumes)
 
@@ -375,6 +402,9 @@ def main(argv: list[str] | None = None) -> None:
     stop = sub.add_parser(
         "stop",
         help="stop and remove the target NAME and its volume (exit 0 if there is none)",
+        description="Stop and remove the target container NAME and its volume. Prints "
+        "the removed Target as one JSON line, nothing if there was no container NAME; "
+        "refuses containers that are not test-bed targets (no dlgr-test=1 label).",
     )
     stop.add_argument("name", help="container name given to 'start'")
     args = parser.parse_args(argv)
@@ -383,17 +413,21 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "build":
             build_images(force=args.force)
         elif args.command == "clean":
-            remove_leftovers()
+            remove_leftovers(everything=True)
         elif args.command == "start":
             try:
                 authorized_keys = args.pubkey_file.read_text()
             except OSError as exc:
                 raise TestbedError(f"cannot read {args.pubkey_file}: {exc.strerror}") from None
             build_images()
-            target = start_target(args.name, args.address, authorized_keys)
+            # Whoever asked (Molecule's create/destroy) stops it again: not a pytest leftover.
+            target = start_target(args.name, args.address, authorized_keys, owner="cli")
             print(json.dumps(dataclasses.asdict(target)), flush=True)
         else:
-            stop_target_by_name(args.name)
+            found = find_target(args.name)
+            if found is not None:
+                stop_target(found)
+                print(json.dumps(dataclasses.asdict(found)), flush=True)
     except TestbedError as exc:
         raise SystemExit(f"error: {exc}") from None
 

@@ -113,7 +113,6 @@ def test_inventory_to_file(home):
 @pytest.mark.parametrize(
     "command",
     [
-        ["provision"],
         ["deploy"],
         ["sandbox"],
         ["apps"],
@@ -123,11 +122,45 @@ def test_inventory_to_file(home):
         ["destroy"],
         ["set-dozzle-password"],
         ["db-connections"],
-        ["images", "push", "img"],
     ],
 )
 def test_later_commands_exist_say_what_they_do_and_fail_cleanly(command):
-    helped = invoke(*command[:-1] if command[0] == "images" else command, "--help")
+    helped = invoke(*command, "--help")
     assert helped.exit_code == 0
     assert len(helped.output.splitlines()) > 3
     assert_clean_error(invoke(*command), "dallinger docker-ssh")
+
+
+def _saved_server(home):
+    store = home / ".dallinger" / "docker-ssh" / "hosts"
+    store.mkdir(parents=True)
+    (store / "h.org").write_text(json.dumps({"host": "h.org", "user": "u"}))
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--tls", "acme"], "contact_email_on_error"),
+        (["--tls", "internal", "--dns-host", "bad host"], "not a valid DNS host"),
+        (["--tls", "internal", "-c", "docker_caddy_image", "Caddy:2"], "valid Docker image"),
+        (["--tls", "internal", "--docker-source", "snap"], "Invalid value for '--docker-source'"),
+        (["--tls", "internal", "-c", "docker_engine_source", "snap"], "'official'"),
+    ],
+)
+def test_provision_rejects_bad_settings_before_connecting(home, args, text):
+    write_key(home)
+    _saved_server(home)
+    assert_clean_error(invoke("provision", *args), text)
+
+
+@pytest.mark.parametrize(
+    ("image", "text"),
+    [
+        ("Not An Image", "valid Docker image"),
+        ("dlgr-test/never-built:x", "not in your local Docker"),
+    ],
+)
+def test_images_push_needs_a_local_valid_image(home, image, text):
+    write_key(home)
+    _saved_server(home)
+    assert_clean_error(invoke("images", "push", image), text)

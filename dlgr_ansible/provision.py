@@ -1,0 +1,78 @@
+"""Map the CLI's options and the config keys onto the provisioning roles' variables."""
+
+import secrets
+from dataclasses import dataclass
+
+import bcrypt
+
+from dlgr_ansible import validate
+from dlgr_ansible.config import Config
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.images import locally_available
+
+TLS_MODES = ("acme", "internal")
+DOCKER_SOURCES = ("official", "distribution")
+# Config key -> role variable, for the images of the shared stack.
+IMAGE_KEYS = {
+    "docker_postgresql_image": "dallinger_server_postgresql_image",
+    "docker_caddy_image": "dallinger_server_caddy_image",
+    "docker_dozzle_image": "dallinger_server_dozzle_image",
+}
+
+
+@dataclass(frozen=True)
+class DozzleLogin:
+    password: str
+    password_hash: str
+
+    @classmethod
+    def new(cls) -> "DozzleLogin":
+        password = secrets.token_urlsafe(12)
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+        return cls(password, hashed)
+
+
+def docker_variables(config: Config, docker_source: str | None = None) -> dict:
+    source = docker_source or config.get("docker_engine_source") or "official"
+    if source not in DOCKER_SOURCES:
+        raise DlgrError(
+            f"docker_engine_source is {source!r}; use 'official' (Docker's repository) or "
+            "'distribution' (Debian 13 / Ubuntu 24.04 packages)."
+        )
+    return {"docker_engine_source": source}
+
+
+def stack_variables(
+    config: Config,
+    dns_host: str | None = None,
+    tls: str | None = None,
+    dozzle: DozzleLogin | None = None,
+) -> dict:
+    """Variables for the dallinger_server role; raises DlgrError on bad values."""
+    tls = tls or config.get("tls") or "acme"
+    if tls not in TLS_MODES:
+        raise DlgrError(f"tls is {tls!r}; use 'acme' (Let's Encrypt) or 'internal' (Caddy's CA).")
+    email = (config.get("contact_email_on_error") or "").strip()
+    if tls == "acme" and not validate.is_email(email):
+        raise DlgrError(
+            "Certificates from Let's Encrypt need a contact e-mail address: set "
+            "contact_email_on_error in config.txt or ~/.dallingerconfig, or use --tls internal "
+            "for a server without public DNS."
+        )
+    dns_host = dns_host or config.get("dns_host")
+    variables = {
+        "dallinger_server_tls": tls,
+        "dallinger_server_acme_email": email,
+        "dallinger_server_dns_host": validate.dns_host(dns_host) if dns_host else "",
+    }
+    for key, variable in IMAGE_KEYS.items():
+        value = config.get(key)
+        if value is not None:
+            variables[variable] = validate.image(value) if value else ""
+    images = [variables.get(variable) for variable in IMAGE_KEYS.values()]
+    variables["dallinger_server_images_from_controller"] = locally_available(
+        [image for image in images if image]
+    )
+    if dozzle is not None:
+        variables["dallinger_server_dozzle_password_hash"] = dozzle.password_hash
+    return variables

@@ -1,0 +1,369 @@
+"""The PostgreSQL, Caddy and Redis stand-ins keep the official images' contracts.
+
+Real containers on a private Docker network; clients run in containers of
+their own, so every check crosses the network the way the roles' services do.
+Nothing is published on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.testbed import targets
+from tests.testbed.service_images import (
+    CADDY_IMAGE,
+    POSTGRES_IMAGE,
+    REDIS_IMAGE,
+    build_service_images,
+)
+
+pytestmark = pytest.mark.integration
+
+ROOT_CRT = "/data/caddy/pki/authorities/local/root.crt"
+CADDY_CMD = ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
+
+
+@pytest.fixture(scope="session")
+def service_images() -> list[str]:
+    try:
+        targets.ensure_docker()
+        return build_service_images()
+    except targets.TestbedError as exc:
+        raise pytest.fail.Exception(f"service images unavailable: {exc}", pytrace=False) from None
+
+
+def docker(
+    *args: str, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`docker ...` that never raises on a non-zero exit (tests assert on it)."""
+    return targets._docker(*args, input=input, check=False, timeout=timeout)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Sandbox:
+    """A private network plus the containers and volumes a test makes on it (all labelled)."""
+
+    def __init__(self) -> None:
+        self.suffix = secrets.token_hex(3)
+        self.network = f"dlgr-svc-{self.suffix}"
+        self.containers: list[str] = []
+        self.volumes: list[str] = []
+        targets._docker("network", "create", f"--label={targets.LABEL}", self.network)
+
+    def volume(self, stem: str) -> str:
+        name = f"dlgr-svc-{stem}-{self.suffix}"
+        self.volumes.append(name)
+        targets._docker("volume", "create", f"--label={targets.LABEL}", name)
+        return name
+
+    def create(
+        self,
+        stem: str,
+        image: str,
+        *command: str,
+        env: dict[str, str] | None = None,
+        volumes: dict[str, str] | None = None,
+        aliases: tuple[str, ...] = (),
+    ) -> str:
+        """Create (not start) a container reachable on the network as its name and `aliases`."""
+        name = f"dlgr-svc-{stem}-{self.suffix}"
+        options = [f"--name={name}", f"--label={targets.LABEL}", f"--network={self.network}"]
+        options += [f"--network-alias={alias}" for alias in aliases]
+        options += [f"--env={key}={value}" for key, value in (env or {}).items()]
+        options += [f"--volume={vol}:{path}" for vol, path in (volumes or {}).items()]
+        self.containers.append(name)  # first: removed even if `create` fails halfway
+        targets._docker("create", *options, image, *command)
+        return name
+
+    def run(self, stem: str, image: str, *command: str, **kwargs: Any) -> str:
+        name = self.create(stem, image, *command, **kwargs)
+        targets._docker("start", name)
+        return name
+
+    def client(
+        self, image: str, *argv: str, volumes: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `argv` in a throwaway container of `image` on the network."""
+        mounts = [f"--volume={vol}:{path}" for vol, path in (volumes or {}).items()]
+        return docker(
+            "run",
+            "--rm",
+            f"--label={targets.LABEL}",
+            f"--network={self.network}",
+            *mounts,
+            image,
+            *argv,
+        )
+
+    def remove(self, container: str) -> None:
+        """Stop `container` with its STOPSIGNAL and remove it (its named volumes stay)."""
+        docker("stop", "--time=20", container)
+        docker("rm", "--force", container)
+
+    def close(self) -> None:
+        if self.containers:
+            docker("rm", "--force", "--volumes", *self.containers)
+        if self.volumes:
+            docker("volume", "rm", "--force", *self.volumes)
+        docker("network", "rm", self.network)
+
+
+@pytest.fixture
+def sandbox(service_images: list[str]) -> Iterator[Sandbox]:
+    box = Sandbox()
+    try:
+        yield box
+    finally:
+        box.close()
+
+
+def image_config(image: str) -> dict[str, Any]:
+    return json.loads(
+        targets._docker("image", "inspect", "--format={{json .Config}}", image).stdout
+    )
+
+
+def process_owner(container: str) -> str:
+    """User name and command line of PID 1: proves exec and the privilege drop."""
+    owner = docker("exec", container, "stat", "--format=%U", "/proc/1").stdout.strip()
+    cmdline = docker("exec", container, "cat", "/proc/1/cmdline").stdout.replace("\0", " ")
+    return f"{owner}: {cmdline.strip()}"
+
+
+# --- image metadata -----------------------------------------------------------------------
+
+
+def test_postgres_image_config(service_images: list[str]) -> None:
+    config = image_config(POSTGRES_IMAGE)
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert config["Entrypoint"] == ["docker-entrypoint.sh"]
+    assert config["Cmd"] == ["postgres"]
+    assert config["StopSignal"] == "SIGINT"
+    assert env["PG_MAJOR"] == "17"
+    assert env["PG_VERSION"].startswith("17.")
+    assert env["PGDATA"] == "/var/lib/postgresql/data"
+    assert "/usr/lib/postgresql/17/bin" in env["PATH"].split(":")
+    assert "5432/tcp" in config["ExposedPorts"]
+    assert "/var/lib/postgresql/data" in config["Volumes"]
+
+
+def test_caddy_image_config(service_images: list[str]) -> None:
+    config = image_config(CADDY_IMAGE)
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert not config.get("Entrypoint")
+    assert config["Cmd"] == CADDY_CMD
+    assert env["XDG_CONFIG_HOME"] == "/config"
+    assert env["XDG_DATA_HOME"] == "/data"
+    assert not config.get("User")  # root, as in the official image
+    assert config["WorkingDir"] == "/srv"
+    assert {"80/tcp", "443/tcp", "2019/tcp"} <= set(config["ExposedPorts"])
+
+
+def test_redis_image_config(service_images: list[str]) -> None:
+    config = image_config(REDIS_IMAGE)
+    version = docker(
+        "run", "--rm", f"--label={targets.LABEL}", REDIS_IMAGE, "redis-server", "--version"
+    ).stdout
+    major = version.split(" v=", 1)[1].split(".", 1)[0]  # "Redis server v=8.0.2 sha=..."
+    assert REDIS_IMAGE.endswith(f":{major}")  # tagged by the major version inside
+    assert config["Entrypoint"] == ["docker-entrypoint.sh"]
+    assert config["Cmd"] == ["redis-server"]
+    assert config["WorkingDir"] == "/data"
+    assert "/data" in config["Volumes"]
+    assert "6379/tcp" in config["ExposedPorts"]
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def start_postgres(
+    sandbox: Sandbox,
+    stem: str,
+    volume: str,
+    password: str,
+    *command: str,
+    init_files: dict[str, str] | None = None,
+    tmp_path: Path | None = None,
+) -> str:
+    env = {"POSTGRES_USER": "dlgr", "POSTGRES_PASSWORD": password, "POSTGRES_DB": "experiment"}
+    name = sandbox.create(
+        stem, POSTGRES_IMAGE, *command, env=env, volumes={volume: "/var/lib/postgresql/data"}
+    )
+    for filename, text in (init_files or {}).items():
+        assert tmp_path is not None
+        source = tmp_path / filename
+        source.write_text(text)
+        source.chmod(0o644)
+        targets._docker("cp", str(source), f"{name}:/docker-entrypoint-initdb.d/{filename}")
+    targets._docker("start", name)
+    # TCP only: during init the temporary server listens on the socket alone.
+    wait_until(
+        lambda: (
+            docker("exec", name, "pg_isready", "--host=127.0.0.1", "--timeout=2").returncode == 0
+        ),
+        f"PostgreSQL in {name}",
+    )
+    return name
+
+
+def psql(sandbox: Sandbox, url: str, sql: str) -> subprocess.CompletedProcess[str]:
+    """psql from another container (the same image as client), over TCP."""
+    return sandbox.client(POSTGRES_IMAGE, "psql", url, "--no-psqlrc", "-Atc", sql)
+
+
+def test_postgres_initialises_and_authenticates_over_tcp(sandbox: Sandbox) -> None:
+    volume = sandbox.volume("pgdata")
+    pg = start_postgres(sandbox, "pg", volume, "right-pw", "postgres", "-c", "max_connections=42")
+
+    ready = sandbox.client(POSTGRES_IMAGE, "pg_isready", f"--host={pg}", "--port=5432")
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "accepting connections" in ready.stdout
+
+    ok = psql(
+        sandbox,
+        f"postgresql://dlgr:right-pw@{pg}/experiment",
+        "SELECT current_user, current_database(), current_setting('max_connections'),"
+        " pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()",
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "dlgr|experiment|42|UTF8"  # args reached `postgres`
+
+    wrong = psql(sandbox, f"postgresql://dlgr:wrong-pw@{pg}/experiment", "SELECT 1")
+    assert wrong.returncode != 0
+    assert "password authentication failed" in wrong.stderr
+
+    hba = docker("exec", pg, "cat", "/var/lib/postgresql/data/pg_hba.conf").stdout
+    assert hba.strip().splitlines()[-1] == "host all all all scram-sha-256"
+    assert docker("exec", pg, "printenv", "PG_MAJOR").stdout.strip() == "17"
+    assert process_owner(pg) == "postgres: postgres -c max_connections=42"
+
+
+def test_postgres_restart_keeps_data_and_skips_init(sandbox: Sandbox, tmp_path: Path) -> None:
+    volume = sandbox.volume("pgdata")
+    seed = "CREATE TABLE seeded (n int); INSERT INTO seeded VALUES (1);\n"
+    first = start_postgres(
+        sandbox, "pg1", volume, "first-pw", init_files={"01-seed.sql": seed}, tmp_path=tmp_path
+    )
+    assert "running /docker-entrypoint-initdb.d/01-seed.sql" in docker("logs", first).stdout
+    url = f"postgresql://dlgr:first-pw@{first}/experiment"
+    assert psql(sandbox, url, "INSERT INTO seeded VALUES (2)").returncode == 0
+    sandbox.remove(first)
+
+    # Same volume, another password and init script: neither may be applied.
+    second = start_postgres(
+        sandbox, "pg2", volume, "second-pw", init_files={"01-seed.sql": seed}, tmp_path=tmp_path
+    )
+    logs = docker("logs", second)
+    assert "Skipping initialization" in logs.stdout, logs.stdout + logs.stderr
+    assert "initdb.d" not in logs.stdout
+
+    kept = psql(
+        sandbox,
+        f"postgresql://dlgr:first-pw@{second}/experiment",
+        "SELECT string_agg(n::text, ',' ORDER BY n) FROM seeded",
+    )
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.strip() == "1,2"
+    refused = psql(sandbox, f"postgresql://dlgr:second-pw@{second}/experiment", "SELECT 1")
+    assert "password authentication failed" in refused.stderr
+
+
+def test_postgres_refuses_to_initialise_without_password(service_images: list[str]) -> None:
+    result = docker("run", "--rm", f"--label={targets.LABEL}", POSTGRES_IMAGE)
+    assert result.returncode == 1
+    assert "superuser password is not specified" in result.stderr
+
+
+# --- Caddy --------------------------------------------------------------------------------
+
+
+def site(text: str) -> str:
+    return f'app.example.test {{\n\ttls internal\n\trespond "{text}"\n}}\n'
+
+
+def test_caddy_serves_tls_internal_and_reloads(sandbox: Sandbox, tmp_path: Path) -> None:
+    data = sandbox.volume("caddy-data")
+    caddy = sandbox.create(
+        "caddy",
+        CADDY_IMAGE,
+        volumes={data: "/data", sandbox.volume("caddy-config"): "/config"},
+        aliases=("app.example.test",),
+    )
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(site("hello v1"))
+    targets._docker("cp", str(caddyfile), f"{caddy}:/etc/caddy/Caddyfile")
+    targets._docker("start", caddy)
+
+    def fetch(*extra: str) -> subprocess.CompletedProcess[str]:
+        return sandbox.client(
+            CADDY_IMAGE,
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "5",
+            *extra,
+            "https://app.example.test/",
+            volumes={data: "/data:ro"},
+        )
+
+    verified = ("--cacert", ROOT_CRT)
+    wait_until(lambda: fetch(*verified).stdout == "hello v1", "Caddy to serve HTTPS")
+    unverified = fetch()  # the system store does not know Caddy's local CA
+    assert unverified.returncode == 60, unverified.stdout + unverified.stderr
+    assert process_owner(caddy) == f"root: {' '.join(CADDY_CMD)}"
+    # The admin API answers on localhost:2019, as health checks written for the
+    # official (Alpine, BusyBox wget) image expect.
+    admin = docker("exec", caddy, "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2019/config/")
+    assert admin.returncode == 0, admin.stderr
+
+    docker("exec", "--interactive", caddy, "tee", "/etc/caddy/Caddyfile", input=site("hello v2"))
+    reload = docker("exec", caddy, "caddy", "reload", "--config", "/etc/caddy/Caddyfile")
+    assert reload.returncode == 0, reload.stderr
+    wait_until(lambda: fetch(*verified).stdout == "hello v2", "the reloaded Caddyfile", 15)
+
+
+# --- Redis --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [(), ("redis-server", "--appendonly", "yes")],
+    ids=["default", "appendonly-override"],
+)
+def test_redis_accepts_other_containers(sandbox: Sandbox, command: tuple[str, ...]) -> None:
+    redis = sandbox.run("redis", REDIS_IMAGE, *command, volumes={sandbox.volume("redis"): "/data"})
+    wait_until(
+        lambda: docker("exec", redis, "redis-cli", "ping").stdout.strip() == "PONG",
+        f"Redis in {redis}",
+    )
+
+    remote = sandbox.client(REDIS_IMAGE, "redis-cli", "-h", redis, "ping")
+    assert remote.stdout.strip() == "PONG", remote.stdout + remote.stderr  # not DENIED
+    stored = sandbox.client(REDIS_IMAGE, "redis-cli", "-h", redis, "set", "k", "v")
+    assert stored.stdout.strip() == "OK", stored.stdout + stored.stderr
+
+    assert process_owner(redis).startswith("redis: redis-server")
+    appendonly = docker("exec", redis, "redis-cli", "config", "get", "appendonly").stdout.split()
+    if command:
+        assert appendonly == ["appendonly", "yes"]
+        files = docker("exec", redis, "ls", "/data/appendonlydir").stdout.split()
+        assert any(name.endswith(".incr.aof") for name in files), files
+    else:
+        assert appendonly == ["appendonly", "no"]

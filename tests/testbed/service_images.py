@@ -1,0 +1,183 @@
+"""Stand-ins for the official PostgreSQL, Caddy and Redis images, built from Debian packages.
+
+There is no container registry here, so tests cannot pull ``postgres:17``,
+``caddy:2`` or ``redis``. The recipes under tests/images/{postgres,caddy,redis}
+build images on the offline trixie base that honour those images' documented
+contracts (environment variables, paths, entrypoint behaviour, users), so the
+roles, which default to the official images on real servers, run unchanged when
+tests pass these tags instead. They are tagged under ``dlgr-test/`` only, never
+with the official names.
+
+Each image carries a label with the hash of its build context plus the base
+image id; a warm call only inspects labels. ``python -m
+tests.testbed.service_images [--force]`` builds them from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.testbed.targets import (
+    BASE_BUILD,
+    BASE_IMAGE,
+    CONTEXT_LABEL,
+    REPO_ROOT,
+    TestbedError,
+    _docker,
+    ensure_docker,
+    image_id,
+)
+
+IMAGES_DIR = REPO_ROOT / "tests" / "images"
+
+POSTGRES_IMAGE = "dlgr-test/postgres:17"
+CADDY_IMAGE = "dlgr-test/caddy:2"
+REDIS_IMAGE = "dlgr-test/redis:8"  # trixie's redis-server is 8.x
+
+
+@dataclass(frozen=True)
+class ServiceImage:
+    tag: str
+    context: Path
+    # (build arg, Debian package, Dockerfile stage that installs it): the arg gets
+    # the package's installed version, as the official images pin e.g. PG_VERSION.
+    version_arg: tuple[str, str, str] | None = None
+
+
+SERVICE_IMAGES = (
+    ServiceImage(
+        POSTGRES_IMAGE, IMAGES_DIR / "postgres", ("PG_VERSION", "postgresql-17", "packages")
+    ),
+    ServiceImage(CADDY_IMAGE, IMAGES_DIR / "caddy"),
+    ServiceImage(REDIS_IMAGE, IMAGES_DIR / "redis"),
+)
+
+
+def context_hash(context: Path, base_id: str | None) -> str:
+    """Hash of a build context's files (names, executable bits, contents) plus the base image id."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(context).as_posix().encode() + b"\0")
+        digest.update(b"x" if path.stat().st_mode & 0o111 else b"-")  # COPY keeps the mode
+        digest.update(path.read_bytes() + b"\0")
+    digest.update(str(base_id).encode())
+    return digest.hexdigest()[:16]
+
+
+def _label(image: str) -> str | None:
+    proc = _docker(
+        "image",
+        "inspect",
+        f'--format={{{{index .Config.Labels "{CONTEXT_LABEL}"}}}}',
+        image,
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _build(context: Path, *options: str) -> str:
+    """`docker build --quiet` with the classic builder; returns the new image id."""
+    proc = subprocess.run(
+        [
+            "docker",
+            "build",
+            "--quiet",
+            f"--build-arg=BASE_IMAGE={BASE_IMAGE}",
+            *options,
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},  # BuildKit would try to pull a frontend
+    )
+    if proc.returncode != 0:
+        raise TestbedError(f"building {context.name} failed:\n{proc.stderr.strip()[-3000:]}")
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _package_version(image: str, package: str) -> str:
+    proc = _docker(
+        "run",
+        "--rm",
+        "--entrypoint=dpkg-query",
+        image,
+        "--showformat=${Version}",
+        "--show",
+        package,
+    )
+    return proc.stdout.strip()
+
+
+def ensure_base_image() -> None:
+    """Build the offline base image (tests/images/base/build.sh) unless it exists."""
+    proc = subprocess.run(
+        ["bash", str(BASE_BUILD)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BASE_IMAGE": BASE_IMAGE},
+    )
+    if proc.returncode != 0:
+        raise TestbedError(f"building {BASE_IMAGE} failed:\n{proc.stderr.strip()}")
+
+
+def build_service_image(spec: ServiceImage, base_id: str | None, force: bool = False) -> bool:
+    """Build one image unless its label matches its context; True if it was built."""
+    context = context_hash(spec.context, base_id)
+    if not force and _label(spec.tag) == context:
+        return False
+    previous = image_id(spec.tag)
+    no_cache = ["--no-cache"] if force else []
+    options = [f"--label={CONTEXT_LABEL}={context}", f"--tag={spec.tag}"]
+    if spec.version_arg is None:
+        options += no_cache
+    else:
+        # The stage that installs the package first (fresh if forced), then the
+        # whole image on top of that cached stage with the version it installed.
+        arg, package, stage = spec.version_arg
+        stage_id = _build(spec.context, *no_cache, f"--target={stage}")
+        options.append(f"--build-arg={arg}={_package_version(stage_id, package)}")
+    _build(spec.context, *options)
+    if previous and previous != image_id(spec.tag):
+        _docker("rmi", previous, check=False)  # the outdated image, now untagged
+    return True
+
+
+def build_service_images(force: bool = False) -> list[str]:
+    """Build the PostgreSQL, Caddy and Redis stand-ins (and the base image if missing).
+
+    Up-to-date images are reused unless `force`, which rebuilds them without the
+    layer cache (the base image is kept). Returns the tags of all three images.
+    """
+    ensure_base_image()
+    base_id = image_id(BASE_IMAGE)
+    # In parallel: a cold build is mostly downloads and layer commits (~45 s for
+    # PostgreSQL alone, ~65 s for all three one after another).
+    with ThreadPoolExecutor(max_workers=len(SERVICE_IMAGES)) as pool:
+        futures = [
+            pool.submit(build_service_image, spec, base_id, force) for spec in SERVICE_IMAGES
+        ]
+    for future in futures:
+        future.result()  # re-raises the first failure
+    return [spec.tag for spec in SERVICE_IMAGES]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.testbed.service_images")
+    parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    args = parser.parse_args(argv)
+    try:
+        ensure_docker()
+        for tag in build_service_images(force=args.force):
+            print(tag)
+    except TestbedError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()
