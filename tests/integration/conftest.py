@@ -36,7 +36,16 @@ class Researcher:
         return result, json.loads(result.stdout)
 
     def use_key(self, key: Path) -> None:
-        (self.home / ".dallingerconfig").write_text(f"[Parameters]\nserver_pem = {key}\n")
+        self.configure(server_pem=str(key))
+
+    def configure(self, **settings: str) -> None:
+        """Set keys in ~/.dallingerconfig, keeping the others."""
+        path = self.home / ".dallingerconfig"
+        lines = path.read_text().splitlines()[1:] if path.exists() else []
+        values = dict(line.split(" = ", 1) for line in lines if " = " in line)
+        values.update(settings)
+        body = "".join(f"{key} = {value}\n" for key, value in values.items())
+        path.write_text("[Parameters]\n" + body)
 
     def dallinger(self, *args: str) -> subprocess.CompletedProcess:
         """Dallinger's own CLI, same HOME: proof that both tools share one store."""

@@ -1,0 +1,231 @@
+"""servers add + provision against fresh targets: converge, re-run, faults, adoption."""
+
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.conftest import BIN_DIR, DALLINGER, assert_clean_failure
+from tests.testbed import service_images, targets
+
+pytestmark = pytest.mark.integration
+
+STACK_SETTINGS = {
+    "tls": "internal",
+    "docker_engine_source": "distribution",  # Docker's own repository is unreachable here
+    "docker_postgresql_image": service_images.POSTGRES_IMAGE,
+    "docker_caddy_image": service_images.CADDY_IMAGE,
+    "docker_dozzle_image": "",  # no Dozzle image can be built offline
+}
+
+
+@pytest.fixture(scope="module")
+def images():
+    service_images.build_service_images()
+
+
+@pytest.fixture
+def server(researcher, make_target, images):
+    """A fresh target saved with `servers add`, which installs Docker."""
+    target = make_target()
+    researcher.configure(**STACK_SETTINGS)
+    added = researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
+    assert added.returncode == 0, added.stderr
+    return target
+
+
+def as_user(target, command: str) -> subprocess.CompletedProcess:
+    return targets.exec_in(target, "runuser", "-l", "dallinger", "-c", command)
+
+
+def changed(report: dict, target) -> int:
+    return report["hosts"][target.address]["changed"]
+
+
+def https_status(target, host: str, path: str) -> int:
+    """GET over the published port 443, verified against Caddy's own root CA."""
+    root = targets.exec_in(
+        target,
+        "cat",
+        "/var/lib/docker/volumes/dallinger_caddy_data/_data/caddy/pki/authorities/local/root.crt",
+        check=True,
+    ).stdout
+    context = ssl.create_default_context(cadata=root)
+    with (
+        socket.create_connection((target.address, 443), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        return int(tls.recv(64).split()[1])
+
+
+def postgres_login(target, password: str) -> int:
+    """Log in as the superuser over the dallinger network, as apps connect."""
+    return targets.exec_in(
+        target,
+        "docker",
+        "exec",
+        "-i",
+        "dallinger-postgresql-1",
+        "sh",
+        "-c",
+        'read -r PGPASSWORD; export PGPASSWORD; psql -h postgresql -U dallinger -d postgres -tAc "select 1"',
+        input=password + "\n",
+    ).returncode
+
+
+def test_provision_converges_survives_interruption_and_reruns_clean(researcher, server):
+    assert as_user(server, "docker compose version --short").stdout.startswith("2.")
+
+    # Interrupted half-way (Ctrl-C), then finished by running it again.
+    interrupted = subprocess.Popen(
+        [str(BIN_DIR / "dlgr-ansible"), "provision", "--dns-host", "stack.test"],
+        env=researcher.env,
+        cwd=researcher.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(12)
+    interrupted.send_signal(signal.SIGINT)
+    _, stderr = interrupted.communicate(timeout=120)
+    assert interrupted.returncode != 0
+    assert b"Traceback" not in stderr
+
+    result, report = researcher.run_json("provision", "--dns-host", "stack.test")
+    assert result.returncode == 0, result.stderr
+    assert report["ok"] is True
+
+    result, report = researcher.run_json("provision", "--dns-host", "stack.test")
+    assert result.returncode == 0, result.stderr
+    assert changed(report, server) == 0
+
+    assert https_status(server, "stack.test", "/health-check") == 200
+    ps = as_user(server, "docker ps --format '{{.Names}} {{.Status}} {{.Ports}}'").stdout
+    assert "dallinger-postgresql-1 Up" in ps
+    assert "(healthy)" in ps
+    assert "5432->" not in ps  # PostgreSQL publishes no port
+
+    env_file = as_user(
+        server, "stat -c '%a %U' dallinger/postgresql.env; cat dallinger/postgresql.env"
+    ).stdout
+    mode_owner, line = env_file.splitlines()
+    assert mode_owner == "600 dallinger"
+    password = line.removeprefix("POSTGRES_PASSWORD=")
+    assert len(password) == 32
+    assert postgres_login(server, password) == 0
+    assert postgres_login(server, "dallinger") != 0
+    assert password not in result.stdout + result.stderr
+
+    not_owned = as_user(server, "find dallinger dallinger-data ! -user dallinger").stdout
+    assert not_owned == ""
+
+
+def test_images_push_sends_once(researcher, server):
+    image = service_images.REDIS_IMAGE
+    result, report = researcher.run_json("images", "push", image)
+    assert result.returncode == 0, result.stderr
+    assert changed(report, server) > 0
+    local_id = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert as_user(server, f"docker image inspect -f '{{{{.Id}}}}' {image}").stdout == local_id
+    result, report = researcher.run_json("images", "push", image)
+    assert result.returncode == 0
+    assert changed(report, server) == 0
+
+
+def test_ports_taken_stop_before_anything_is_written(researcher, server):
+    targets.exec_in(
+        server, "systemd-run", "--unit=squatter", "python3", "-m", "http.server", "80", check=True
+    )
+    result = researcher.run("provision", "--dns-host", "stack.test")
+    assert_clean_failure(result, "Ports 80 and 443", "python3")
+    assert as_user(server, "test -e dallinger").returncode != 0
+
+
+def test_data_of_another_postgresql_major_is_left_alone(researcher, server):
+    as_user(server, "docker volume create dallinger_dallinger_pg_data >/dev/null")
+    data = "/var/lib/docker/volumes/dallinger_dallinger_pg_data/_data"
+    targets.exec_in(server, "sh", "-c", f"echo 12 > {data}/PG_VERSION", check=True)
+    result = researcher.run("provision", "--dns-host", "stack.test")
+    assert_clean_failure(result, "made by PostgreSQL 12", "cannot read it")
+    assert targets.exec_in(server, "cat", f"{data}/PG_VERSION").stdout == "12\n"
+    assert as_user(server, "docker ps -q").stdout == ""
+
+
+def test_adopts_a_server_set_up_by_dallinger(researcher, server):
+    """Dallinger 12.4's own compose file and password; apps and data survive provision."""
+    template = DALLINGER.parent.parent.glob(
+        "lib/python*/site-packages/dallinger/docker/ssh_templates/docker-compose-server.yml.j2"
+    )
+    text = next(template).read_text()
+    # Their file as Dallinger renders it, with our offline stand-ins for its images and
+    # without Dozzle (no image for it here).
+    text = text.split("  dozzle:")[0] + "volumes:" + text.split("volumes:")[-1]
+    text = text.replace("image: postgres:12", f"image: {service_images.POSTGRES_IMAGE}")
+    text = text.replace("image: caddy:2", f"image: {service_images.CADDY_IMAGE}")
+    for image in (service_images.POSTGRES_IMAGE, service_images.CADDY_IMAGE):
+        assert researcher.run("images", "push", image).returncode == 0
+    as_user(
+        server, "mkdir -p dallinger/caddy.d && printf 'import caddy.d/*\\n' > dallinger/Caddyfile"
+    )
+    targets.exec_in(
+        server,
+        "runuser",
+        "-l",
+        "dallinger",
+        "-c",
+        "cat > dallinger/docker-compose.yml",
+        input=text,
+        check=True,
+    )
+    up = as_user(server, "cd dallinger && docker compose up -d --wait")
+    assert up.returncode == 0, up.stderr
+    sql = "CREATE DATABASE app1; \\c app1\nCREATE TABLE participant (id int); INSERT INTO participant VALUES (7);"
+    seeded = targets.exec_in(
+        server,
+        "docker",
+        "exec",
+        "-i",
+        "dallinger-postgresql-1",
+        "psql",
+        "-U",
+        "dallinger",
+        "-v",
+        "ON_ERROR_STOP=1",
+        input=sql,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert postgres_login(server, "dallinger") == 0
+
+    result = researcher.run("provision", "--dns-host", "stack.test")
+    assert result.returncode == 0, result.stderr
+
+    rows = targets.exec_in(
+        server,
+        "docker",
+        "exec",
+        "dallinger-postgresql-1",
+        "psql",
+        "-U",
+        "dallinger",
+        "-d",
+        "app1",
+        "-tAc",
+        "select id from participant",
+    )
+    assert rows.stdout.strip() == "7"
+    assert postgres_login(server, "dallinger") != 0
+    password = (
+        as_user(server, "cat dallinger/postgresql.env")
+        .stdout.strip()
+        .removeprefix("POSTGRES_PASSWORD=")
+    )
+    assert postgres_login(server, password) == 0
+    assert as_user(server, "ls dallinger/docker-compose.yml.*~").returncode == 0  # their file, kept
