@@ -53,9 +53,12 @@ def testbed() -> None:
         raise _fail(f"test bed unavailable: {exc}") from None
 
 
-def _start(name: str, address: str, ssh_key: Path) -> Target:
+def _start(name: str, address: str, ssh_key: Path, suite: str = targets.SUITE) -> Target:
     try:
-        return targets.start_target(name, address, ssh_key.with_suffix(".pub").read_text())
+        if suite != targets.SUITE:  # the session's own suite is built by `testbed`
+            targets.build_images(suite=suite)
+        key = ssh_key.with_suffix(".pub").read_text()
+        return targets.start_target(name, address, key, suite=suite)
     except targets.TestbedError as exc:
         raise _fail(f"could not start target {name}: {exc}") from None
 
@@ -69,13 +72,16 @@ def target(testbed: None, ssh_key: Path) -> Iterator[Target]:
 
 
 @pytest.fixture
-def make_target(testbed: None, ssh_key: Path) -> Iterator[Callable[[], Target]]:
-    """Factory for throwaway targets on free loopback addresses, all removed after the test."""
+def make_target(testbed: None, ssh_key: Path) -> Iterator[Callable[..., Target]]:
+    """Factory for throwaway targets on free loopback addresses, all removed after the test.
+
+    `make(suite="bookworm")` gives a Debian 12 target instead of the default Debian 13.
+    """
     started: list[Target] = []
 
-    def make() -> Target:
+    def make(suite: str = targets.SUITE) -> Target:
         address = targets.free_loopback_address(first=12)
-        fresh = _start(f"dlgr-fresh-{address.rsplit('.', 1)[1]}", address, ssh_key)
+        fresh = _start(f"dlgr-{suite}-{address.rsplit('.', 1)[1]}", address, ssh_key, suite)
         started.append(fresh)
         return fresh
 

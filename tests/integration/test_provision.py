@@ -229,3 +229,13 @@ def test_adopts_a_server_set_up_by_dallinger(researcher, server):
     )
     assert postgres_login(server, password) == 0
     assert as_user(server, "ls dallinger/docker-compose.yml.*~").returncode == 0  # their file, kept
+
+
+def test_release_without_compose_v2_gets_a_clear_error(researcher, make_target):
+    target = make_target(suite="bookworm")
+    researcher.configure(docker_engine_source="distribution")
+    result = researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
+    assert_clean_failure(
+        result, "Debian 12 has no compose v2 package", 'docker_engine_source to "official"'
+    )
+    assert not researcher.hosts_dir().exists()

@@ -28,8 +28,19 @@ ENSURE_DOCKER = REPO_ROOT / "tests" / "testbed" / "ensure-docker.sh"
 BASE_BUILD = REPO_ROOT / "tests" / "images" / "base" / "build.sh"
 TARGET_CONTEXT = REPO_ROOT / "tests" / "images" / "target"
 
-BASE_IMAGE = "dlgr-test/debian-base:trixie"
-TARGET_IMAGE = "dlgr-test/target:trixie"
+SUITE = "trixie"  # Debian 13: the release the product is tested on first
+BASE_IMAGE = f"dlgr-test/debian-base:{SUITE}"
+TARGET_IMAGE = f"dlgr-test/target:{SUITE}"
+
+
+def base_image(suite: str = SUITE) -> str:
+    return f"dlgr-test/debian-base:{suite}"
+
+
+def target_image(suite: str = SUITE) -> str:
+    return f"dlgr-test/target:{suite}"
+
+
 LABEL = "dlgr-test=1"
 CONTEXT_LABEL = "dlgr-test.context"
 # Who started a target: "pid:N" for a pytest session (its leftovers are removed once
@@ -105,32 +116,33 @@ def image_id(image: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def _target_context_hash() -> str:
+def _target_context_hash(base: str = BASE_IMAGE) -> str:
     """Hash of the target's build context plus the base image id it builds on."""
     digest = hashlib.sha256()
     for path in sorted(p for p in TARGET_CONTEXT.rglob("*") if p.is_file()):
         digest.update(path.relative_to(TARGET_CONTEXT).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
-    digest.update(str(image_id(BASE_IMAGE)).encode())
+    digest.update(str(image_id(base)).encode())
     return digest.hexdigest()[:16]
 
 
-def build_images(force: bool = False) -> None:
-    """Build the base and target images unless they exist and are up to date."""
+def build_images(force: bool = False, suite: str = SUITE) -> None:
+    """Build the base and target images of a Debian suite unless they exist and are up to date."""
+    base_tag, target_tag = base_image(suite), target_image(suite)
     base = subprocess.run(
         ["bash", str(BASE_BUILD), *(["--force"] if force else [])],
         capture_output=True,
         text=True,
-        env={**os.environ, "BASE_IMAGE": BASE_IMAGE},
+        env={**os.environ, "BASE_IMAGE": base_tag, "SUITE": suite},
     )
     if base.returncode != 0:
-        raise TestbedError(f"building {BASE_IMAGE} failed:\n{base.stderr.strip()}")
+        raise TestbedError(f"building {base_tag} failed:\n{base.stderr.strip()}")
 
-    context = _target_context_hash()
-    previous = image_id(TARGET_IMAGE)
+    context = _target_context_hash(base_tag)
+    previous = image_id(target_tag)
     if not force and previous:
         label = f'--format={{{{index .Config.Labels "{CONTEXT_LABEL}"}}}}'
-        if _docker("image", "inspect", label, TARGET_IMAGE).stdout.strip() == context:
+        if _docker("image", "inspect", label, target_tag).stdout.strip() == context:
             return
     proc = subprocess.run(
         [
@@ -138,9 +150,9 @@ def build_images(force: bool = False) -> None:
             "build",
             "--quiet",
             *(["--no-cache"] if force else []),
-            f"--build-arg=BASE_IMAGE={BASE_IMAGE}",
+            f"--build-arg=BASE_IMAGE={base_tag}",
             f"--label={CONTEXT_LABEL}={context}",
-            f"--tag={TARGET_IMAGE}",
+            f"--tag={target_tag}",
             str(TARGET_CONTEXT),
         ],
         capture_output=True,
@@ -148,8 +160,8 @@ def build_images(force: bool = False) -> None:
         env={**os.environ, "DOCKER_BUILDKIT": "0"},  # BuildKit would try to pull a frontend
     )
     if proc.returncode != 0:
-        raise TestbedError(f"building {TARGET_IMAGE} failed:\n{proc.stderr.strip()[-3000:]}")
-    if previous and previous != image_id(TARGET_IMAGE):
+        raise TestbedError(f"building {target_tag} failed:\n{proc.stderr.strip()[-3000:]}")
+    if previous and previous != image_id(target_tag):
         _docker("rmi", previous, check=False)  # the outdated image, now untagged
 
 
@@ -197,6 +209,7 @@ def start_target(
     ssh_port: int = 22,
     publish_web: bool = True,
     owner: str | None = None,
+    suite: str = SUITE,
 ) -> Target:
     """Run a target container, install `authorized_keys` for both users, wait for sshd."""
     volume = f"{name}-docker-{secrets.token_hex(4)}"
@@ -221,7 +234,7 @@ def start_target(
                 *RUN_FLAGS,
                 f"--volume={volume}:/var/lib/docker",
                 *ports,
-                TARGET_IMAGE,
+                target_image(suite),
             ).stdout.strip()
         except TestbedError:
             created = cidfile.read_text().strip() if cidfile.exists() else ""
