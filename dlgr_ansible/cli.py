@@ -87,6 +87,8 @@ def json_report(outcome: RunOutcome, run: PlaybookRun, results: dict | None = No
         "elapsed": round(outcome.state.elapsed(), 3),
         "errors": [] if outcome.ok else outcome.explanations(run),
     }
+    if outcome.artifacts_dir:
+        report["artifacts"] = str(outcome.artifacts_dir)
     report.update(outcome.state.results)
     report.update(results or {})
     return report

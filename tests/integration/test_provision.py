@@ -5,6 +5,7 @@ import socket
 import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -98,9 +99,12 @@ def test_provision_converges_survives_interruption_and_reruns_clean(researcher, 
     assert result.returncode == 0, result.stderr
     assert report["ok"] is True
 
-    result, report = researcher.run_json("provision", "--dns-host", "stack.test")
+    result, report = researcher.run_json(
+        "provision", "--dns-host", "stack.test", "--keep-artifacts"
+    )
     assert result.returncode == 0, result.stderr
     assert changed(report, server) == 0
+    artifacts = Path(report["artifacts"])
 
     assert https_status(server, "stack.test", "/health-check") == 200
     ps = as_user(server, "docker ps --format '{{.Names}} {{.Status}} {{.Ports}}'").stdout
@@ -118,6 +122,11 @@ def test_provision_converges_survives_interruption_and_reruns_clean(researcher, 
     assert postgres_login(server, password) == 0
     assert postgres_login(server, "dallinger") != 0
     assert password not in result.stdout + result.stderr
+    leaked = [
+        p for p in artifacts.rglob("*") if p.is_file() and password.encode() in p.read_bytes()
+    ]
+    assert leaked == []
+    assert list(artifacts.glob("artifacts/*/job_events/*.json"))  # the events were kept
 
     not_owned = as_user(server, "find dallinger dallinger-data ! -user dallinger").stdout
     assert not_owned == ""
