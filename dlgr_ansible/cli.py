@@ -281,7 +281,7 @@ def provision(
     """
     config = app.config(config_pairs)
     target = app.server(server)
-    dozzle = DozzleLogin.new() if config.get("docker_dozzle_image", "x") else None
+    dozzle = DozzleLogin.for_server(target.host) if config.get("docker_dozzle_image", "x") else None
     variables = docker_variables(config, docker_source) | stack_variables(
         config, dns_host, tls, dozzle
     )
@@ -289,12 +289,17 @@ def provision(
     outcome = app.execute(run, f"Provisioning {target.host}")
     results = {}
     if dozzle and outcome.state.results.get("dlgr_dozzle_password_set", {}).get(target.host):
-        results["dozzle"] = {"user": "dallinger", "password": dozzle.password}
+        results["dozzle"] = {
+            "user": "dallinger",
+            "password": dozzle.password,
+            "saved_in": str(dozzle.saved_in),
+        }
     app.report(outcome, run, as_json, results)
     if results and not as_json:
         app.err.print(
-            f"Dozzle log viewer: user dallinger, password {dozzle.password} (shown only now; "
-            "change it with `dlgr-ansible set-dozzle-password`)."
+            f"Dozzle log viewer: user dallinger, password {dozzle.password} "
+            f"(also saved in {dozzle.saved_in}, readable only by you).",
+            soft_wrap=True,
         )
 
 

@@ -1,7 +1,7 @@
 """Map the CLI's options and the config keys onto the provisioning roles' variables."""
 
-import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import bcrypt
 
@@ -9,6 +9,7 @@ from dlgr_ansible import validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.images import locally_available
+from dlgr_ansible.local_secrets import read_or_create, secret_path
 
 TLS_MODES = ("acme", "internal")
 DOCKER_SOURCES = ("official", "distribution")
@@ -22,14 +23,17 @@ IMAGE_KEYS = {
 
 @dataclass(frozen=True)
 class DozzleLogin:
+    """The password offered to a server without one; the server keeps the one it has."""
+
     password: str
     password_hash: str
+    saved_in: Path
 
     @classmethod
-    def new(cls) -> "DozzleLogin":
-        password = secrets.token_urlsafe(12)
+    def for_server(cls, host: str) -> "DozzleLogin":
+        password = read_or_create(host, "dozzle-password")
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
-        return cls(password, hashed)
+        return cls(password, hashed, secret_path(host, "dozzle-password"))
 
 
 def docker_variables(config: Config, docker_source: str | None = None) -> dict:

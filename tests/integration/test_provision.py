@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from tests.integration.conftest import BIN_DIR, DALLINGER, assert_clean_failure
@@ -19,7 +20,7 @@ STACK_SETTINGS = {
     "docker_engine_source": "distribution",  # Docker's own repository is unreachable here
     "docker_postgresql_image": service_images.POSTGRES_IMAGE,
     "docker_caddy_image": service_images.CADDY_IMAGE,
-    "docker_dozzle_image": "",  # no Dozzle image can be built offline
+    "docker_dozzle_image": "",
 }
 
 
@@ -80,6 +81,7 @@ def postgres_login(target, password: str) -> int:
 
 def test_provision_converges_survives_interruption_and_reruns_clean(researcher, server):
     assert as_user(server, "docker compose version --short").stdout.startswith("2.")
+    researcher.configure(docker_dozzle_image=service_images.DOZZLE_IMAGE)
 
     # Interrupted half-way (Ctrl-C), then finished by running it again.
     interrupted = subprocess.Popen(
@@ -99,17 +101,33 @@ def test_provision_converges_survives_interruption_and_reruns_clean(researcher, 
     assert result.returncode == 0, result.stderr
     assert report["ok"] is True
 
+    # Dozzle's password: offered once, kept locally (even when the interrupted run set it).
+    saved = researcher.home / ".dallinger" / "dlgr-ansible" / server.address / "dozzle-password"
+    dozzle_password = saved.read_text().strip()
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert report.get("dozzle", {}).get("password", dozzle_password) == dozzle_password
+    users = as_user(
+        server, "stat -c '%a %U' dallinger/dozzle-users.yml; cat dallinger/dozzle-users.yml"
+    )
+    mode_owner, *users_file = users.stdout.splitlines()
+    assert mode_owner == "600 dallinger"
+    (hashed,) = [line.split('"')[1] for line in users_file if "password:" in line]
+    assert bcrypt.checkpw(dozzle_password.encode(), hashed.encode())
+    assert https_status(server, "logs.stack.test", "/") == 200
+
     result, report = researcher.run_json(
         "provision", "--dns-host", "stack.test", "--keep-artifacts"
     )
     assert result.returncode == 0, result.stderr
     assert changed(report, server) == 0
+    assert "dozzle" not in report  # the server keeps its password
     artifacts = Path(report["artifacts"])
 
     assert https_status(server, "stack.test", "/health-check") == 200
     ps = as_user(server, "docker ps --format '{{.Names}} {{.Status}} {{.Ports}}'").stdout
-    assert "dallinger-postgresql-1 Up" in ps
-    assert "(healthy)" in ps
+    for service in ("postgresql", "httpserver", "dozzle"):
+        assert f"dallinger-{service}-1 Up" in ps
+    assert "unhealthy" not in ps
     assert "5432->" not in ps  # PostgreSQL publishes no port
 
     env_file = as_user(

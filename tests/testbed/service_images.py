@@ -1,7 +1,7 @@
 """Stand-ins for the official PostgreSQL, Caddy and Redis images, built from Debian packages.
 
 There is no container registry here, so tests cannot pull ``postgres:17``,
-``caddy:2`` or ``redis``. The recipes under tests/images/{postgres,caddy,redis}
+``caddy:2`` or ``redis``. The recipes under tests/images/{postgres,caddy,redis,dozzle}
 build images on the offline trixie base that honour those images' documented
 contracts (environment variables, paths, entrypoint behaviour, users), so the
 roles, which default to the official images on real servers, run unchanged when
@@ -39,6 +39,8 @@ IMAGES_DIR = REPO_ROOT / "tests" / "images"
 POSTGRES_IMAGE = "dlgr-test/postgres:17"
 CADDY_IMAGE = "dlgr-test/caddy:2"
 REDIS_IMAGE = "dlgr-test/redis:8"  # trixie's redis-server is 8.x
+# Dozzle is not packaged by Debian: this one only honours what the roles rely on.
+DOZZLE_IMAGE = "dlgr-test/dozzle:stand-in"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ SERVICE_IMAGES = (
     ),
     ServiceImage(CADDY_IMAGE, IMAGES_DIR / "caddy"),
     ServiceImage(REDIS_IMAGE, IMAGES_DIR / "redis"),
+    ServiceImage(DOZZLE_IMAGE, IMAGES_DIR / "dozzle"),
 )
 
 

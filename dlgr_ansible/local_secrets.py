@@ -1,0 +1,35 @@
+"""Passwords this machine hands to a server, kept locally so none is ever lost.
+
+~/.dallinger/dlgr-ansible/<host>/<name>, the directory 0700 and the file 0600, written
+atomically. A password is stored before the run that sets it, so an interrupted run
+cannot leave the server with a password nobody has seen.
+"""
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+from dlgr_ansible import validate
+
+
+def secret_path(host: str, name: str) -> Path:
+    return Path.home() / ".dallinger" / "dlgr-ansible" / validate.host(host) / name
+
+
+def read_or_create(host: str, name: str) -> str:
+    """The stored password, or a new random one stored first."""
+    path = secret_path(host, name)
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    value = secrets.token_urlsafe(12)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return value
