@@ -30,6 +30,7 @@ from tests.testbed.targets import (
     REPO_ROOT,
     TestbedError,
     _docker,
+    docker_build,
     ensure_docker,
     image_id,
 )
@@ -84,26 +85,6 @@ def _label(image: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def _build(context: Path, *options: str) -> str:
-    """`docker build --quiet` with the classic builder; returns the new image id."""
-    proc = subprocess.run(
-        [
-            "docker",
-            "build",
-            "--quiet",
-            f"--build-arg=BASE_IMAGE={BASE_IMAGE}",
-            *options,
-            str(context),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},  # BuildKit would try to pull a frontend
-    )
-    if proc.returncode != 0:
-        raise TestbedError(f"building {context.name} failed:\n{proc.stderr.strip()[-3000:]}")
-    return proc.stdout.strip().splitlines()[-1]
-
-
 def _package_version(image: str, package: str) -> str:
     proc = _docker(
         "run",
@@ -143,9 +124,9 @@ def build_service_image(spec: ServiceImage, base_id: str | None, force: bool = F
         # The stage that installs the package first (fresh if forced), then the
         # whole image on top of that cached stage with the version it installed.
         arg, package, stage = spec.version_arg
-        stage_id = _build(spec.context, *no_cache, f"--target={stage}")
+        stage_id = docker_build(spec.context, BASE_IMAGE, *no_cache, f"--target={stage}")
         options.append(f"--build-arg={arg}={_package_version(stage_id, package)}")
-    _build(spec.context, *options)
+    docker_build(spec.context, BASE_IMAGE, *options)
     if previous and previous != image_id(spec.tag):
         _docker("rmi", previous, check=False)  # the outdated image, now untagged
     return True

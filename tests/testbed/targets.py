@@ -144,25 +144,28 @@ def build_images(force: bool = False, suite: str = SUITE) -> None:
         label = f'--format={{{{index .Config.Labels "{CONTEXT_LABEL}"}}}}'
         if _docker("image", "inspect", label, target_tag).stdout.strip() == context:
             return
+    docker_build(
+        TARGET_CONTEXT,
+        base_tag,
+        *(["--no-cache"] if force else []),
+        f"--label={CONTEXT_LABEL}={context}",
+        f"--tag={target_tag}",
+    )
+    if previous and previous != image_id(target_tag):
+        _docker("rmi", previous, check=False)  # the outdated image, now untagged
+
+
+def docker_build(context: Path, base: str, *options: str) -> str:
+    """`docker build --quiet` FROM `base` with the classic builder; returns the image id."""
     proc = subprocess.run(
-        [
-            "docker",
-            "build",
-            "--quiet",
-            *(["--no-cache"] if force else []),
-            f"--build-arg=BASE_IMAGE={base_tag}",
-            f"--label={CONTEXT_LABEL}={context}",
-            f"--tag={target_tag}",
-            str(TARGET_CONTEXT),
-        ],
+        ["docker", "build", "--quiet", f"--build-arg=BASE_IMAGE={base}", *options, str(context)],
         capture_output=True,
         text=True,
         env={**os.environ, "DOCKER_BUILDKIT": "0"},  # BuildKit would try to pull a frontend
     )
     if proc.returncode != 0:
-        raise TestbedError(f"building {target_tag} failed:\n{proc.stderr.strip()[-3000:]}")
-    if previous and previous != image_id(target_tag):
-        _docker("rmi", previous, check=False)  # the outdated image, now untagged
+        raise TestbedError(f"building {context.name} failed:\n{proc.stderr.strip()[-3000:]}")
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def port_is_open(address: str, port: int, timeout: float = 0.5) -> bool:
@@ -344,23 +347,27 @@ def remove_leftovers(everything: bool = False) -> None:
 
     Targets of a session still running, here or in another shell, are left alone.
     """
-    owner_format = f'{{{{.Label "{OWNER_LABEL}"}}}}'
-    listed = _docker(
-        "ps", "--all", f"--filter=label={LABEL}", f"--format={{{{.ID}}}} {owner_format}"
-    ).stdout.splitlines()
-    containers = [
-        line.split(" ")[0] for line in listed if everything or _abandoned(line.partition(" ")[2])
-    ]
+    containers = _removable(everything, "ps", "--all", "{{.ID}}")
     if containers:
         _docker("rm", "--force", "--volumes", *containers)
-    listed = _docker(
-        "volume", "ls", f"--filter=label={LABEL}", f"--format={{{{.Name}}}} {owner_format}"
-    ).stdout.splitlines()
-    volumes = [
-        line.split(" ")[0] for line in listed if everything or _abandoned(line.partition(" ")[2])
-    ]
+    volumes = _removable(everything, "volume", "ls", "{{.Name}}")
     if volumes:
         _docker("volume", "rm", "--force", *volumes)
+
+
+def _removable(everything: bool, *listing: str) -> list[str]:
+    """Names from `docker <listing>` of labelled objects that nobody will clean up."""
+    *command, name_format = listing
+    rows = _docker(
+        *command,
+        f"--filter=label={LABEL}",
+        f'--format={name_format} {{{{.Label "{OWNER_LABEL}"}}}}',
+    ).stdout.splitlines()
+    return [
+        name
+        for name, _, owner in (row.partition(" ") for row in rows)
+        if everything or _abandoned(owner)
+    ]
 
 
 def exec_in(
