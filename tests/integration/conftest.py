@@ -72,7 +72,8 @@ def researcher(tmp_path, ssh_key) -> Researcher:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ANSIBLE_"))}
     env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{BIN_DIR}{os.pathsep}{env['PATH']}")
     person = Researcher(home=home, tmp=tmp, env=env)
-    person.use_key(ssh_key)
+    # Docker's own apt repository is unreachable here: targets get Debian's packages.
+    person.configure(server_pem=str(ssh_key), docker_engine_source="distribution")
     return person
 
 

@@ -17,7 +17,6 @@ pytestmark = pytest.mark.integration
 
 STACK_SETTINGS = {
     "tls": "internal",
-    "docker_engine_source": "distribution",  # Docker's own repository is unreachable here
     "docker_postgresql_image": service_images.POSTGRES_IMAGE,
     "docker_caddy_image": service_images.CADDY_IMAGE,
     "docker_dozzle_image": "",
