@@ -40,6 +40,9 @@ class _Root(click.Group):
             return super().invoke(ctx)
         except DlgrError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:  # a file we were told to read or write
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
 
 
 @dataclass
@@ -62,7 +65,9 @@ class App:
                 raise
             for number, choice in enumerate(exc.choices, start=1):
                 self.err.print(f"  {number}) {choice}")
-            picked = click.prompt("Server number", type=click.IntRange(1, len(exc.choices)))
+            picked = click.prompt(
+                "Server number", type=click.IntRange(1, len(exc.choices)), err=True
+            )
             return self.store().resolve(exc.choices[picked - 1])
 
     def execute(self, run: PlaybookRun, title: str) -> RunOutcome:
@@ -281,14 +286,18 @@ def provision(
     """
     config = app.config(config_pairs)
     target = app.server(server)
-    dozzle = DozzleLogin.for_server(target.host) if config.get("docker_dozzle_image", "x") else None
-    variables = docker_variables(config, docker_source) | stack_variables(
-        config, dns_host, tls, dozzle
-    )
+    variables = docker_variables(config, docker_source) | stack_variables(config, dns_host, tls)
+    dozzle_enabled = config.get("docker_dozzle_image") != ""  # unset means the default image
+    dozzle = DozzleLogin.for_server(target.host) if dozzle_enabled else None
+    if dozzle:
+        variables["dallinger_server_dozzle_password_hash"] = dozzle.password_hash
     run = server_run("provision.yml", target, config, variables, verbosity, keep_artifacts)
     outcome = app.execute(run, f"Provisioning {target.host}")
+    taken = outcome.state.results.get("dlgr_dozzle_password_set", {}).get(target.host)
+    if dozzle and outcome.ok and not taken:
+        dozzle.forget_if_new()  # the server keeps a password of its own
     results = {}
-    if dozzle and outcome.state.results.get("dlgr_dozzle_password_set", {}).get(target.host):
+    if dozzle and taken:
         results["dozzle"] = {
             "user": "dallinger",
             "password": dozzle.password,

@@ -84,7 +84,9 @@ class HostsStore:
         """Save atomically: a crash leaves the old file or the new one, never half of one."""
         self.new_dir.mkdir(parents=True, exist_ok=True)
         target = self.new_dir / server.host
-        fd, tmp = tempfile.mkstemp(dir=self.new_dir, prefix=f".{server.host}.")
+        # Written beside the directory, not in it: Dallinger reads every file in it,
+        # and a crash must not leave a half-written one there.
+        fd, tmp = tempfile.mkstemp(dir=self.new_dir.parent, prefix=f".{server.host}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(server.to_json(), handle)

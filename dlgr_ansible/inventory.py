@@ -8,8 +8,6 @@ import jinja2
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.resources import inventory_templates_dir
 
-GROUP = "dallinger_servers"
-
 
 def default_known_hosts() -> Path:
     # An absolute path: ssh expands "~" from the password database, not from $HOME.

@@ -28,12 +28,19 @@ class DozzleLogin:
     password: str
     password_hash: str
     saved_in: Path
+    new: bool  # made for this run, not offered before
 
     @classmethod
     def for_server(cls, host: str) -> "DozzleLogin":
+        path = secret_path(host, "dozzle-password")
+        new = not path.exists()
         password = read_or_create(host, "dozzle-password")
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
-        return cls(password, hashed, secret_path(host, "dozzle-password"))
+        return cls(password, hashed, path, new)
+
+    def forget_if_new(self) -> None:
+        if self.new:
+            self.saved_in.unlink(missing_ok=True)
 
 
 def docker_variables(config: Config, docker_source: str | None = None) -> dict:
@@ -46,12 +53,7 @@ def docker_variables(config: Config, docker_source: str | None = None) -> dict:
     return {"docker_engine_source": source}
 
 
-def stack_variables(
-    config: Config,
-    dns_host: str | None = None,
-    tls: str | None = None,
-    dozzle: DozzleLogin | None = None,
-) -> dict:
+def stack_variables(config: Config, dns_host: str | None = None, tls: str | None = None) -> dict:
     """Variables for the dallinger_server role; raises DlgrError on bad values."""
     tls = tls or config.get("tls") or "acme"
     if tls not in TLS_MODES:
@@ -77,6 +79,4 @@ def stack_variables(
     variables["dallinger_server_images_from_controller"] = locally_available(
         [image for image in images if image]
     )
-    if dozzle is not None:
-        variables["dallinger_server_dozzle_password_hash"] = dozzle.password_hash
     return variables

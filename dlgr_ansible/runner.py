@@ -100,7 +100,7 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
             cmdline=f"-e @{shlex.quote(str(vars_file))}",
             limit=run.limit,
             verbosity=run.verbosity or None,
-            envvars=_environment(),
+            envvars=_environment(private_dir),
             suppress_env_files=True,
             quiet=True,
             event_handler=handle,
@@ -119,10 +119,15 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
             shutil.rmtree(private_dir, ignore_errors=True)
 
 
-def _environment() -> dict[str, str]:
+def _environment(private_dir: Path) -> dict[str, str]:
     # The ansible-playbook next to this Python, even when its venv is not activated.
     bin_dir = str(Path(sys.executable).parent)
+    # Temporary files of tasks run on this machine (image exports) go into the private
+    # data dir, so they go with it even when a run is interrupted.
+    scratch = private_dir / "tmp"
+    scratch.mkdir(mode=0o700, exist_ok=True)
     return {
+        "TMPDIR": str(scratch),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_ROLES_PATH": str(roles_dir()),
         "ANSIBLE_NOCOLOR": "1",

@@ -95,6 +95,10 @@ def test_provision_converges_survives_interruption_and_reruns_clean(researcher, 
     _, stderr = interrupted.communicate(timeout=120)
     assert interrupted.returncode != 0
     assert b"Traceback" not in stderr
+    assert b"Interrupted" in stderr
+    assert list(researcher.tmp.iterdir()) == []  # no private dir, no image export left
+    leftover = targets.exec_in(server, "pgrep", "-f", "ansible")  # nothing still running there
+    assert leftover.stdout == ""
 
     result, report = researcher.run_json("provision", "--dns-host", "stack.test")
     assert result.returncode == 0, result.stderr
@@ -201,6 +205,10 @@ def test_adopts_a_server_set_up_by_dallinger(researcher, server):
     as_user(
         server, "mkdir -p dallinger/caddy.d && printf 'import caddy.d/*\\n' > dallinger/Caddyfile"
     )
+    # Dallinger's #8743: Docker made the app's data folder, as root.
+    targets.exec_in(
+        server, "mkdir", "-p", "/home/dallinger/dallinger-data/app1/uploads", check=True
+    )
     targets.exec_in(
         server,
         "runuser",
@@ -255,6 +263,28 @@ def test_adopts_a_server_set_up_by_dallinger(researcher, server):
     )
     assert postgres_login(server, password) == 0
     assert as_user(server, "ls dallinger/docker-compose.yml.*~").returncode == 0  # their file, kept
+    assert as_user(server, "find dallinger dallinger-data ! -user dallinger").stdout == ""
+
+
+def test_app_served_from_the_main_caddyfile_is_not_taken_offline(researcher, server):
+    """`dallinger docker-ssh deploy` without --app puts the app's site in the Caddyfile itself."""
+    site = "exp.example.org {\n    tls internal\n    reverse_proxy dlgr-abc_web:5000\n}\n"
+    as_user(server, "mkdir -p dallinger")
+    targets.exec_in(
+        server,
+        "runuser",
+        "-l",
+        "dallinger",
+        "-c",
+        "cat > dallinger/Caddyfile",
+        input=site,
+        check=True,
+    )
+    result = researcher.run("provision", "--dns-host", "stack.test")
+    assert_clean_failure(
+        result, "serves an app at the domain itself", "reverse_proxy dlgr-abc_web:5000"
+    )
+    assert as_user(server, "cat dallinger/Caddyfile").stdout == site
 
 
 def test_release_without_compose_v2_gets_a_clear_error(researcher, make_target):
