@@ -27,7 +27,9 @@ def test_wheel_ships_ansible_content(installed_wheel):
     share = installed_wheel / "dlgr_ansible" / "share"
     assert (share / "playbooks" / "ping.yml").is_file()
     assert (share / "inventory_templates" / "hosts.yml.j2").is_file()
-    assert (share / "roles").is_dir()
+    for role in ("docker_engine", "docker_images", "dallinger_server"):
+        assert (share / "roles" / role / "tasks" / "main.yml").is_file()
+        assert (share / "roles" / role / "meta" / "argument_specs.yml").is_file()
 
 
 def test_installed_wheel_runs_the_smoke_check(installed_wheel, researcher, target):
