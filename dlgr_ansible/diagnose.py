@@ -41,7 +41,7 @@ def explain(failure: Failure, server: Server | None = None, key_file: str | None
         )
     if failure.unreachable and _NO_ROUTE.search(message):
         return (
-            f"Cannot reach {host} over SSH: {_first_line(message)}. Check the host name and "
+            f"Cannot reach {host} over SSH: {_last_line(message)}. Check the host name and "
             "port, that the server is running, and that a firewall lets SSH through."
         )
     if _SUDO.search(message):
@@ -51,11 +51,12 @@ def explain(failure: Failure, server: Server | None = None, key_file: str | None
             f"(with your user name): {user or '<username>'} ALL=(ALL) NOPASSWD: ALL"
         )
     if failure.unreachable:
-        return f"Cannot reach {host} over SSH: {_first_line(message)}"
+        return f"Cannot reach {host} over SSH: {_last_line(message)}"
     task = f" in task {failure.task!r}" if failure.task else ""
     return f"Failed on {host}{task}: {message}"
 
 
-def _first_line(message: str) -> str:
+def _last_line(message: str) -> str:
+    """ssh says what went wrong last, after any warnings."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     return lines[-1] if lines else message

@@ -38,8 +38,9 @@ def server(researcher, make_target, images):
     return target
 
 
-def as_user(target, command: str) -> subprocess.CompletedProcess:
-    return targets.exec_in(target, "runuser", "-l", "dallinger", "-c", command)
+def as_user(target, command: str, **options) -> subprocess.CompletedProcess:
+    """A shell command as the SSH user; options (input=, check=) go to exec_in."""
+    return targets.exec_in(target, "runuser", "-l", "dallinger", "-c", command, **options)
 
 
 def changed(report: dict, target) -> int:
@@ -209,16 +210,7 @@ def test_adopts_a_server_set_up_by_dallinger(researcher, server):
     targets.exec_in(
         server, "mkdir", "-p", "/home/dallinger/dallinger-data/app1/uploads", check=True
     )
-    targets.exec_in(
-        server,
-        "runuser",
-        "-l",
-        "dallinger",
-        "-c",
-        "cat > dallinger/docker-compose.yml",
-        input=text,
-        check=True,
-    )
+    as_user(server, "cat > dallinger/docker-compose.yml", input=text, check=True)
     up = as_user(server, "cd dallinger && docker compose up -d --wait")
     assert up.returncode == 0, up.stderr
     sql = "CREATE DATABASE app1; \\c app1\nCREATE TABLE participant (id int); INSERT INTO participant VALUES (7);"
@@ -270,16 +262,7 @@ def test_app_served_from_the_main_caddyfile_is_not_taken_offline(researcher, ser
     """`dallinger docker-ssh deploy` without --app puts the app's site in the Caddyfile itself."""
     site = "exp.example.org {\n    tls internal\n    reverse_proxy dlgr-abc_web:5000\n}\n"
     as_user(server, "mkdir -p dallinger")
-    targets.exec_in(
-        server,
-        "runuser",
-        "-l",
-        "dallinger",
-        "-c",
-        "cat > dallinger/Caddyfile",
-        input=site,
-        check=True,
-    )
+    as_user(server, "cat > dallinger/Caddyfile", input=site, check=True)
     result = researcher.run("provision", "--dns-host", "stack.test")
     assert_clean_failure(
         result, "serves an app at the domain itself", "reverse_proxy dlgr-abc_web:5000"
