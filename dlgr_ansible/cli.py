@@ -1,156 +1,34 @@
 """The `dlgr-ansible` command: thin click commands over the library modules."""
 
-import functools
 import json
-import sys
-from dataclasses import dataclass, field
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from dlgr_ansible import __version__
-from dlgr_ansible.config import Config, load_config
-from dlgr_ansible.errors import DlgrError
-from dlgr_ansible.hosts import HostsStore, Server, ServerChoiceNeeded
+from dlgr_ansible import __version__, cli_ops
+from dlgr_ansible.cli_common import (
+    App,
+    Root,
+    app_option,
+    config_option,
+    docker_source_option,
+    not_yet,
+    pass_app,
+    playbook_options,
+    server_option,
+)
 from dlgr_ansible.images import require_local
 from dlgr_ansible.inventory import render_inventory
-from dlgr_ansible.progress import print_summary, run_with_progress
 from dlgr_ansible.provision import (
-    DOCKER_SOURCES,
     TLS_MODES,
     DozzleLogin,
     docker_variables,
     stack_variables,
 )
-from dlgr_ansible.runner import PlaybookRun, RunOutcome
 from dlgr_ansible.servers import inventory_servers, key_file, new_server, server_run
 
-NOT_YET = (
-    "`dlgr-ansible {name}` is not available in this version yet. "
-    "Until it is, `dallinger docker-ssh {name}` does the same job on the same servers."
-)
 
-
-class _Root(click.Group):
-    """Turns the library's DlgrError into a one-line message and exit code 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except DlgrError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except OSError as exc:  # a file we were told to read or write
-            where = f": {exc.filename}" if exc.filename else ""
-            raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
-
-
-@dataclass
-class App:
-    out: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
-
-    def store(self) -> HostsStore:
-        return HostsStore.default()
-
-    def config(self, overrides=()) -> Config:
-        return load_config(overrides=overrides)
-
-    def server(self, name: str | None) -> Server:
-        """--server, or the only saved server, or a choice at a terminal."""
-        try:
-            return self.store().resolve(name)
-        except ServerChoiceNeeded as exc:
-            if not sys.stdin.isatty():
-                raise
-            for number, choice in enumerate(exc.choices, start=1):
-                self.err.print(f"  {number}) {choice}")
-            picked = click.prompt(
-                "Server number", type=click.IntRange(1, len(exc.choices)), err=True
-            )
-            return self.store().resolve(exc.choices[picked - 1])
-
-    def execute(self, run: PlaybookRun, title: str) -> RunOutcome:
-        """Run a playbook with progress on stderr."""
-        return run_with_progress(run, title, self.err)
-
-    def report(self, outcome: RunOutcome, run: PlaybookRun, as_json: bool, results=None) -> None:
-        """The summary (or the JSON document); exit code 1 unless the run succeeded."""
-        if as_json:
-            click.echo(json.dumps(json_report(outcome, run, results), indent=2))
-        else:
-            print_summary(outcome, run, self.err)
-        if not outcome.ok:
-            raise click.exceptions.Exit(1)
-
-
-def json_report(outcome: RunOutcome, run: PlaybookRun, results: dict | None = None) -> dict:
-    report = {
-        "hosts": outcome.state.stats(),
-        "ok": outcome.ok,
-        "status": outcome.status,
-        "elapsed": round(outcome.state.elapsed(), 3),
-        "errors": [] if outcome.ok else outcome.explanations(run),
-    }
-    if outcome.artifacts_dir:
-        report["artifacts"] = str(outcome.artifacts_dir)
-    report.update(outcome.state.results)
-    report.update(results or {})
-    return report
-
-
-pass_app = click.make_pass_decorator(App, ensure=True)
-
-
-def playbook_options(command):
-    """Options shared by every command that runs a playbook."""
-
-    @click.option(
-        "-v",
-        "--verbose",
-        "verbosity",
-        count=True,
-        help="Show Ansible's output (-vvv for SSH details).",
-    )
-    @click.option(
-        "--json",
-        "as_json",
-        is_flag=True,
-        help="Print only a JSON document with the results on stdout.",
-    )
-    @click.option(
-        "--keep-artifacts",
-        is_flag=True,
-        help="Keep ansible-runner's private data dir for debugging.",
-    )
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        return command(*args, **kwargs)
-
-    return wrapper
-
-
-server_option = click.option(
-    "--server", help="Saved server to use; may be omitted when only one is saved."
-)
-app_option = click.option("--app", "app_name", help="App name (a DNS label, e.g. 'stroop-pilot').")
-docker_source_option = click.option(
-    "--docker-source",
-    type=click.Choice(DOCKER_SOURCES),
-    help="Install Docker from Docker's repository (default) or the distribution's packages.",
-)
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_pairs",
-    nargs=2,
-    multiple=True,
-    metavar="KEY VALUE",
-    help="Set a config key for the app (repeatable).",
-)
-
-
-@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dlgr-ansible")
 def cli():
     """Deploy Dallinger and PsyNet experiments to your own servers, with Ansible.
@@ -257,10 +135,6 @@ def inventory(app: App, output, server):
         click.echo(text, nl=False)
 
 
-def _not_yet(name: str):
-    raise DlgrError(NOT_YET.format(name=name))
-
-
 @cli.command()
 @server_option
 @click.option(
@@ -338,7 +212,7 @@ def _deploy_command(name: str, mode: str):
     )
     @playbook_options
     def command(**_):
-        _not_yet(name)
+        not_yet(name)
 
     command.help = (
         f"Deploy an experiment image in {mode} mode: database, Redis, web and worker "
@@ -352,34 +226,6 @@ _deploy_command("sandbox", "sandbox")
 
 
 @cli.command()
-@server_option
-@playbook_options
-def apps(server, verbosity, as_json, keep_artifacts):
-    """List the apps on a server with their state, URL and image."""
-    _not_yet("apps")
-
-
-@cli.command()
-@server_option
-@click.option("--follow", is_flag=True, help="Keep streaming.")
-@playbook_options
-def stats(server, follow, verbosity, as_json, keep_artifacts):
-    """Show CPU and memory use of the containers on a server."""
-    _not_yet("stats")
-
-
-@cli.command()
-@app_option
-@server_option
-@click.option("--service", default="web", show_default=True, help="Compose service of the app.")
-@click.option("--follow", is_flag=True, help="Keep streaming.")
-@click.option("--tail", type=int, help="Only the last N lines.")
-def logs(app_name, server, service, follow, tail):
-    """Show the logs of an app's containers."""
-    _not_yet("logs")
-
-
-@cli.command()
 @app_option
 @server_option
 @click.option("--no-scrub", is_flag=True, help="Keep personal data (worker ids, IP addresses).")
@@ -389,7 +235,7 @@ def logs(app_name, server, service, follow, tail):
 @playbook_options
 def export(app_name, server, no_scrub, output, verbosity, as_json, keep_artifacts):
     """Export an app's database as data/<app>-data.zip, in Dallinger's format."""
-    _not_yet("export")
+    not_yet("export")
 
 
 @cli.command()
@@ -400,24 +246,7 @@ def export(app_name, server, no_scrub, output, verbosity, as_json, keep_artifact
 @playbook_options
 def destroy(app_name, server, yes, no_backup, verbosity, as_json, keep_artifacts):
     """Back up, then remove an app: containers, Caddy site, database, role and data."""
-    _not_yet("destroy")
-
-
-@cli.command("set-dozzle-password")
-@server_option
-@click.option("--password", help="New password (prompted for, hidden, when omitted).")
-@playbook_options
-def set_dozzle_password(server, password, verbosity, as_json, keep_artifacts):
-    """Set the password of the Dozzle log viewer (user 'dallinger')."""
-    _not_yet("set-dozzle-password")
-
-
-@cli.command("db-connections")
-@server_option
-@playbook_options
-def db_connections(server, verbosity, as_json, keep_artifacts):
-    """Show the number of connections per database on a server."""
-    _not_yet("db-connections")
+    not_yet("destroy")
 
 
 @cli.group()
@@ -440,6 +269,10 @@ def images_push(app: App, server, image, verbosity, as_json, keep_artifacts):
         "images.yml", app.server(server), app.config(), variables, verbosity, keep_artifacts
     )
     app.report(app.execute(run, f"Sending {image} to {run.limit}"), run, as_json)
+
+
+for _command in cli_ops.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:
