@@ -1,6 +1,7 @@
 """The `dlgr-ansible` command: thin click commands over the library modules."""
 
 import json
+import sys
 
 import click
 from rich.table import Table
@@ -12,18 +13,28 @@ from dlgr_ansible.cli_common import (
     app_option,
     config_option,
     docker_source_option,
-    not_yet,
     pass_app,
     playbook_options,
     server_option,
+)
+from dlgr_ansible.deploy import app_report, deploy_summary, plan_deployment
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.export import (
+    backup_path,
+    check_export,
+    destroy_variables,
+    export_path,
+    export_variables,
+    require_app_name,
 )
 from dlgr_ansible.images import require_local
 from dlgr_ansible.inventory import render_inventory
 from dlgr_ansible.provision import (
     TLS_MODES,
-    DozzleLogin,
     docker_variables,
-    stack_variables,
+    dozzle_message,
+    dozzle_results,
+    server_variables,
 )
 from dlgr_ansible.servers import inventory_servers, key_file, new_server, server_run
 
@@ -160,30 +171,13 @@ def provision(
     """
     config = app.config(config_pairs)
     target = app.server(server)
-    variables = docker_variables(config, docker_source) | stack_variables(config, dns_host, tls)
-    dozzle_enabled = config.get("docker_dozzle_image") != ""  # unset means the default image
-    dozzle = DozzleLogin.for_server(target.host) if dozzle_enabled else None
-    if dozzle:
-        variables["dallinger_server_dozzle_password_hash"] = dozzle.password_hash
+    variables, dozzle = server_variables(config, target.host, dns_host, tls, docker_source)
     run = server_run("provision.yml", target, config, variables, verbosity, keep_artifacts)
     outcome = app.execute(run, f"Provisioning {target.host}")
-    taken = outcome.state.results.get("dlgr_dozzle_password_set", {}).get(target.host)
-    if dozzle and outcome.ok and not taken:
-        dozzle.forget_if_new()  # the server keeps a password of its own
-    results = {}
-    if dozzle and taken:
-        results["dozzle"] = {
-            "user": "dallinger",
-            "password": dozzle.password,
-            "saved_in": str(dozzle.saved_in),
-        }
+    results = dozzle_results(outcome.state.results, target.host, outcome.ok, dozzle)
     app.report(outcome, run, as_json, results)
     if results and not as_json:
-        app.err.print(
-            f"Dozzle log viewer: user dallinger, password {dozzle.password} "
-            f"(also saved in {dozzle.saved_in}, readable only by you).",
-            soft_wrap=True,
-        )
+        app.err.print(dozzle_message(results["dozzle"]), soft_wrap=True)
 
 
 def _deploy_command(name: str, mode: str):
@@ -211,14 +205,86 @@ def _deploy_command(name: str, mode: str):
         help="Export zip to seed the database.",
     )
     @playbook_options
-    def command(**_):
-        not_yet(name)
+    @pass_app
+    def command(
+        app: App,
+        app_name,
+        image,
+        dns_host,
+        tls,
+        config_pairs,
+        server,
+        update,
+        archive,
+        **run_options,
+    ):
+        deploy_app(
+            app,
+            mode,
+            app_name,
+            image,
+            dns_host,
+            tls,
+            config_pairs,
+            server,
+            update,
+            archive,
+            **run_options,
+        )
 
     command.help = (
         f"Deploy an experiment image in {mode} mode: database, Redis, web and worker "
         "containers, a Caddy site with HTTPS, then launch the experiment."
     )
     return command
+
+
+def deploy_app(
+    app: App,
+    mode,
+    app_name,
+    image,
+    dns_host,
+    tls,
+    config_pairs,
+    server,
+    update,
+    archive,
+    verbosity,
+    as_json,
+    keep_artifacts,
+):
+    config = app.config(config_pairs)
+    target = app.server(server)
+    tls = tls or config.get("tls") or "acme"
+    plan = plan_deployment(
+        config,
+        target.host,
+        app_name=app_name,
+        image=image,
+        dns_host=dns_host,
+        tls=tls,
+        mode=mode,
+        update=update,
+        archive=archive,
+    )
+    domain = plan.variables["dallinger_app_dns_host"]
+    variables, dozzle = server_variables(config, target.host, domain, tls)
+    run = server_run(
+        "deploy.yml", target, config, variables | plan.variables, verbosity, keep_artifacts
+    )
+    verb = "Updating" if update else "Deploying"
+    outcome = app.execute(run, f"{verb} {plan.name} on {target.host}")
+    if plan.dashboard and not outcome.ok:
+        plan.dashboard.forget_if_new()
+    results = dozzle_results(outcome.state.results, target.host, outcome.ok, dozzle)
+    deployed = outcome.state.results.get("dlgr_app", {}).get(target.host, {})
+    if outcome.ok:
+        results["app"] = app_report(plan, deployed)
+    app.report(outcome, run, as_json, results)
+    if not as_json:
+        for line in deploy_summary(plan, results):
+            app.err.print(line, soft_wrap=True)
 
 
 _deploy_command("deploy", "live")
@@ -233,9 +299,21 @@ _deploy_command("sandbox", "sandbox")
     "--output", type=click.Path(file_okay=False), help="Directory for data/<app>-data.zip."
 )
 @playbook_options
-def export(app_name, server, no_scrub, output, verbosity, as_json, keep_artifacts):
+@pass_app
+def export(app: App, app_name, server, no_scrub, output, verbosity, as_json, keep_artifacts):
     """Export an app's database as data/<app>-data.zip, in Dallinger's format."""
-    not_yet("export")
+    name = require_app_name(app_name)
+    target = app.server(server)
+    zip_path = export_path(name, output)
+    variables = export_variables(name, zip_path, scrub=not no_scrub)
+    run = server_run("export.yml", target, app.config(), variables, verbosity, keep_artifacts)
+    outcome = app.execute(run, f"Exporting {name} from {target.host}")
+    results = {"export": {"path": str(zip_path), "scrubbed": not no_scrub}} if outcome.ok else {}
+    if outcome.ok:
+        check_export(zip_path, name)
+    app.report(outcome, run, as_json, results)
+    if outcome.ok and not as_json:
+        app.err.print(f"Exported {name} to {zip_path}", soft_wrap=True)
 
 
 @cli.command()
@@ -244,9 +322,36 @@ def export(app_name, server, no_scrub, output, verbosity, as_json, keep_artifact
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-backup", is_flag=True, help="Skip the export taken before anything is removed.")
 @playbook_options
-def destroy(app_name, server, yes, no_backup, verbosity, as_json, keep_artifacts):
+@pass_app
+def destroy(app: App, app_name, server, yes, no_backup, verbosity, as_json, keep_artifacts):
     """Back up, then remove an app: containers, Caddy site, database, role and data."""
-    not_yet("destroy")
+    name = require_app_name(app_name)
+    target = app.server(server)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise DlgrError(
+                f"Destroying {name} needs confirmation: add --yes to run without a terminal."
+            )
+        click.confirm(
+            f"Remove {name} from {target.host}: containers, Caddy site, database, role and data"
+            f"{'' if no_backup else ' (after a backup)'}?",
+            abort=True,
+            err=True,
+        )
+    backup = None if no_backup else backup_path(name)
+    variables = destroy_variables(name, backup)
+    run = server_run("destroy.yml", target, app.config(), variables, verbosity, keep_artifacts)
+    outcome = app.execute(run, f"Destroying {name} on {target.host}")
+    results = {}
+    if outcome.ok:
+        results["destroyed"] = name
+        if backup and backup.exists():
+            check_export(backup, name)
+            results["backup"] = str(backup)
+    app.report(outcome, run, as_json, results)
+    if outcome.ok and not as_json:
+        where = f"; backup in {backup}" if results.get("backup") else ""
+        app.err.print(f"Removed {name} from {target.host}{where}.", soft_wrap=True)
 
 
 @cli.group()

@@ -8,6 +8,7 @@ cannot leave the server with a password nobody has seen.
 import os
 import secrets
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from dlgr_ansible import validate
@@ -33,3 +34,23 @@ def read_or_create(host: str, name: str) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return value
+
+
+@dataclass(frozen=True)
+class LocalPassword:
+    """A password kept for a server, and whether this run made it."""
+
+    value: str
+    saved_in: Path
+    new: bool
+
+    @classmethod
+    def for_server(cls, host: str, name: str) -> "LocalPassword":
+        path = secret_path(host, name)
+        new = not path.exists()
+        return cls(read_or_create(host, name), path, new)
+
+    def forget_if_new(self) -> None:
+        """After a failed run: a password the server never got is not worth keeping."""
+        if self.new:
+            self.saved_in.unlink(missing_ok=True)

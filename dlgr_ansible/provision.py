@@ -80,3 +80,38 @@ def stack_variables(config: Config, dns_host: str | None = None, tls: str | None
         [image for image in images if image]
     )
     return variables
+
+
+def server_variables(
+    config: Config,
+    host: str,
+    dns_host: str | None = None,
+    tls: str | None = None,
+    docker_source: str | None = None,
+) -> tuple[dict, DozzleLogin | None]:
+    """Variables of provision.yml (also run by every deploy), and the Dozzle login offered."""
+    variables = docker_variables(config, docker_source) | stack_variables(config, dns_host, tls)
+    dozzle_enabled = config.get("docker_dozzle_image") != ""  # unset means the default image
+    dozzle = DozzleLogin.for_server(host) if dozzle_enabled else None
+    if dozzle:
+        variables["dallinger_server_dozzle_password_hash"] = dozzle.password_hash
+    return variables, dozzle
+
+
+def dozzle_results(results: dict, host: str, ok: bool, dozzle: DozzleLogin | None) -> dict:
+    """The Dozzle login to show, when the server took the one offered; forgets it otherwise."""
+    taken = results.get("dlgr_dozzle_password_set", {}).get(host)
+    if dozzle and ok and not taken:
+        dozzle.forget_if_new()  # the server keeps a password of its own
+    if not (dozzle and taken):
+        return {}
+    return {
+        "dozzle": {"user": "dallinger", "password": dozzle.password, "saved_in": str(dozzle.saved_in)}
+    }
+
+
+def dozzle_message(login: dict) -> str:
+    return (
+        f"Dozzle log viewer: user {login['user']}, password {login['password']} "
+        f"(also saved in {login['saved_in']}, readable only by you)."
+    )

@@ -85,6 +85,8 @@ def app_name(value: str) -> str:
 def dns_host(value: str) -> str:
     """The DNS suffix that apps are served under (`--dns-host`), or `nip.io`."""
     value = (value or "").strip()
+    if value.lower() == "localhost":  # a rehearsal server: <app>.localhost is loopback
+        return "localhost"
     if len(value) > 253 or not _HOSTNAME_RE.match(value) or "." not in value.strip("."):
         raise ValidationError(
             f"{value!r} is not a valid DNS host. Give a domain whose subdomains all point "
@@ -124,9 +126,14 @@ def config_key(value: str) -> str:
 
 
 def config_value(key: str, value: str) -> str:
-    """Any text except NUL, which no environment variable or file format can carry."""
+    """Any text except NUL, which no environment can carry, and carriage returns, which
+    compose's env-file format turns into newlines."""
     if "\0" in value:
         raise ValidationError(f"The value of {key!r} contains a NUL character; remove it.")
+    if "\r" in value:
+        raise ValidationError(
+            f"The value of {key!r} contains a carriage return (Windows line ending?); remove it."
+        )
     return value
 
 

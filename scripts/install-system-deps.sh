@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tool and its test bed need: ssh for Ansible, a Docker engine and
-# debootstrap for the throwaway test servers. Installs only what is missing.
+# debootstrap for the throwaway test servers, and nss-myhostname so that <app>.localhost
+# names resolve to this machine as they do in browsers (rehearsal servers, tests).
+# Installs only what is missing.
 set -euo pipefail
 
 declare -A wanted=(
@@ -15,6 +17,9 @@ for command in "${!wanted[@]}"; do
 done
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=(python3-venv)
+fi
+if [ ! -e /usr/share/doc/libnss-myhostname ] && ! getent hosts dlgr-check.localhost >/dev/null; then
+  missing+=(libnss-myhostname)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL, Caddy and Redis stand-ins keep the official images' contracts.
+"""The PostgreSQL, Caddy, Redis and pgbouncer stand-ins keep the official images' contracts.
 
 Real containers on a private Docker network; clients run in containers of
 their own, so every check crosses the network the way the roles' services do.
@@ -20,6 +20,7 @@ import pytest
 from tests.testbed import targets
 from tests.testbed.service_images import (
     CADDY_IMAGE,
+    PGBOUNCER_IMAGE,
     POSTGRES_IMAGE,
     REDIS_IMAGE,
     build_service_images,
@@ -80,13 +81,23 @@ class Sandbox:
         env: dict[str, str] | None = None,
         volumes: dict[str, str] | None = None,
         aliases: tuple[str, ...] = (),
+        options: tuple[str, ...] = (),
     ) -> str:
-        """Create (not start) a container reachable on the network as its name and `aliases`."""
+        """Create (not start) a container reachable on the network as its name and `aliases`.
+
+        `volumes` maps named volumes or host paths to container paths (":ro" allowed);
+        `options` are further `docker create` options (e.g. --user, --read-only).
+        """
         name = f"dlgr-svc-{stem}-{self.suffix}"
-        options = [f"--name={name}", f"--label={targets.LABEL}", f"--network={self.network}"]
-        options += [f"--network-alias={alias}" for alias in aliases]
-        options += [f"--env={key}={value}" for key, value in (env or {}).items()]
-        options += [f"--volume={vol}:{path}" for vol, path in (volumes or {}).items()]
+        options = (
+            f"--name={name}",
+            f"--label={targets.LABEL}",
+            f"--network={self.network}",
+            *options,
+        )
+        options += tuple(f"--network-alias={alias}" for alias in aliases)
+        options += tuple(f"--env={key}={value}" for key, value in (env or {}).items())
+        options += tuple(f"--volume={vol}:{path}" for vol, path in (volumes or {}).items())
         self.containers.append(name)  # first: removed even if `create` fails halfway
         targets._docker("create", *options, image, *command)
         return name
@@ -187,6 +198,18 @@ def test_redis_image_config(service_images: list[str]) -> None:
     assert config["WorkingDir"] == "/data"
     assert "/data" in config["Volumes"]
     assert "6379/tcp" in config["ExposedPorts"]
+
+
+def test_pgbouncer_image_config(service_images: list[str]) -> None:
+    config = image_config(PGBOUNCER_IMAGE)
+    assert config["Entrypoint"] == ["/entrypoint.sh"]
+    assert config["Cmd"] == ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]
+    assert config["User"] == "postgres"
+    assert "5432/tcp" in config["ExposedPorts"]
+    version = docker(
+        "run", "--rm", f"--label={targets.LABEL}", PGBOUNCER_IMAGE, "pgbouncer", "--version"
+    ).stdout
+    assert version.startswith(f"PgBouncer {PGBOUNCER_IMAGE.rsplit(':', 1)[1]}."), version
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -367,3 +390,129 @@ def test_redis_accepts_other_containers(sandbox: Sandbox, command: tuple[str, ..
         assert any(name.endswith(".incr.aof") for name in files), files
     else:
         assert appendonly == ["appendonly", "no"]
+
+
+# --- pgbouncer ----------------------------------------------------------------------------
+
+# The roles' pgbouncer.ini: one database, TCP only, no pidfile or logfile.
+PGBOUNCER_INI = """\
+[databases]
+{app} = host={backend} port=5432 dbname={app}
+
+[pgbouncer]
+listen_addr = 0.0.0.0
+listen_port = 5432
+unix_socket_dir =
+auth_type = {auth_type}
+auth_file = /etc/pgbouncer/userlist.txt
+pool_mode = transaction
+"""
+PGBOUNCER_UID = "1000:1000"  # like the SSH user's uid:gid: no passwd entry in the image
+
+
+def create_app_database(postgres: str, app: str, password: str) -> None:
+    """A login role that owns its database, as PostgreSQL 15+ needs for schema public."""
+    targets._docker(
+        "exec",
+        postgres,
+        "psql",
+        "--username=dlgr",
+        "--dbname=postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        f"CREATE ROLE \"{app}\" LOGIN PASSWORD '{password}'",
+        "-c",
+        f'CREATE DATABASE "{app}" OWNER "{app}"',
+    )
+
+
+def start_pgbouncer(
+    sandbox: Sandbox,
+    stem: str,
+    config_dir: Path,
+    *,
+    backend: str,
+    app: str,
+    password: str,
+    auth_type: str = "scram-sha-256",
+    aliases: tuple[str, ...] = (),
+) -> str:
+    """pgbouncer as the roles run it: our files mounted read-only, an arbitrary uid."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    ini = config_dir / "pgbouncer.ini"
+    ini.write_text(PGBOUNCER_INI.format(app=app, backend=backend, auth_type=auth_type))
+    userlist = config_dir / "userlist.txt"
+    userlist.write_text(f'"{app}" "{password}"\n')  # plain text, as the roles write it
+    for path in (ini, userlist):
+        path.chmod(0o644)
+    name = sandbox.run(
+        stem,
+        PGBOUNCER_IMAGE,
+        volumes={
+            str(ini): "/etc/pgbouncer/pgbouncer.ini:ro",
+            str(userlist): "/etc/pgbouncer/userlist.txt:ro",
+        },
+        aliases=aliases,
+        # --read-only: proves that nothing is written, so any uid works.
+        options=(f"--user={PGBOUNCER_UID}", "--read-only"),
+    )
+    # The health check the roles use; -U because libpq cannot name uid 1000 itself.
+    wait_until(
+        lambda: (
+            docker(
+                "exec", name, "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", app
+            ).returncode
+            == 0
+        ),
+        f"pgbouncer in {name}",
+        20,
+    )
+    return name
+
+
+def test_pgbouncer_pools_for_an_arbitrary_uid(sandbox: Sandbox, tmp_path: Path) -> None:
+    pg = start_postgres(sandbox, "pg", sandbox.volume("pgdata"), "super-pw")
+    create_app_database(pg, "exp1", "app-pw")
+
+    # PostgreSQL 17 stores SCRAM secrets; pgbouncer, holding the plain-text
+    # password, authenticates to it with SCRAM whatever it asks of its clients.
+    for auth_type in ("scram-sha-256", "md5"):
+        stem = f"pgb-{auth_type[:3]}"
+        pgb = start_pgbouncer(
+            sandbox,
+            stem,
+            tmp_path / stem,
+            backend=pg,
+            app="exp1",
+            password="app-pw",
+            auth_type=auth_type,
+        )
+        url = f"postgresql://exp1:app-pw@{pgb}/exp1"
+        ok = psql(
+            sandbox,
+            url,
+            "CREATE TABLE IF NOT EXISTS t (n int); INSERT INTO t VALUES (1);"
+            " SELECT current_user, current_database(), count(*) FROM t",
+        )
+        assert ok.returncode == 0, f"{auth_type}: {ok.stderr}\n{docker('logs', pgb).stderr}"
+        assert ok.stdout.strip().splitlines()[-1].startswith("exp1|exp1|"), ok.stdout
+
+        wrong = psql(sandbox, f"postgresql://exp1:wrong-pw@{pgb}/exp1", "SELECT 1")
+        assert wrong.returncode != 0
+        # pgbouncer's own refusal: "SASL authentication failed" (SCRAM) or
+        # "password authentication failed" (md5).
+        assert "authentication failed" in wrong.stderr, wrong.stderr
+
+        assert docker("exec", pgb, "id", "-u").stdout.strip() == "1000"
+        assert process_owner(pgb).endswith(": pgbouncer /etc/pgbouncer/pgbouncer.ini")
+        # Pitfall for health checks: without -U (or PGUSER) libpq needs a passwd
+        # entry for the current uid, and pg_isready gives up ("no attempt", 3).
+        bare = docker("exec", pgb, "pg_isready", "-h", "127.0.0.1", "-p", "5432")
+        assert bare.returncode == 3, bare.stdout + bare.stderr
+
+
+def test_pgbouncer_refuses_to_start_without_a_config(service_images: list[str]) -> None:
+    result = docker("run", "--rm", f"--label={targets.LABEL}", PGBOUNCER_IMAGE)
+    assert result.returncode == 1
+    assert "/etc/pgbouncer/pgbouncer.ini is missing" in result.stderr

@@ -1,7 +1,8 @@
-"""Stand-ins for the official PostgreSQL, Caddy and Redis images, built from Debian packages.
+"""Stand-ins for the official PostgreSQL, Caddy, Redis and pgbouncer images, built from Debian packages.
 
 There is no container registry here, so tests cannot pull ``postgres:17``,
-``caddy:2`` or ``redis``. The recipes under tests/images/{postgres,caddy,redis,dozzle}
+``caddy:2``, ``redis`` or ``edoburu/pgbouncer``. The recipes under
+tests/images/{postgres,caddy,redis,pgbouncer,dozzle}
 build images on the offline trixie base that honour those images' documented
 contracts (environment variables, paths, entrypoint behaviour, users), so the
 roles, which default to the official images on real servers, run unchanged when
@@ -40,6 +41,8 @@ IMAGES_DIR = REPO_ROOT / "tests" / "images"
 POSTGRES_IMAGE = "dlgr-test/postgres:17"
 CADDY_IMAGE = "dlgr-test/caddy:2"
 REDIS_IMAGE = "dlgr-test/redis:8"  # trixie's redis-server is 8.x
+# For edoburu/pgbouncer (trixie's pgbouncer is 1.24), with a mounted configuration only.
+PGBOUNCER_IMAGE = "dlgr-test/pgbouncer:1"
 # Dozzle is not packaged by Debian: this one only honours what the roles rely on.
 DOZZLE_IMAGE = "dlgr-test/dozzle:stand-in"
 
@@ -59,6 +62,7 @@ SERVICE_IMAGES = (
     ),
     ServiceImage(CADDY_IMAGE, IMAGES_DIR / "caddy"),
     ServiceImage(REDIS_IMAGE, IMAGES_DIR / "redis"),
+    ServiceImage(PGBOUNCER_IMAGE, IMAGES_DIR / "pgbouncer"),
     ServiceImage(DOZZLE_IMAGE, IMAGES_DIR / "dozzle"),
 )
 
@@ -133,10 +137,10 @@ def build_service_image(spec: ServiceImage, base_id: str | None, force: bool = F
 
 
 def build_service_images(force: bool = False) -> list[str]:
-    """Build the PostgreSQL, Caddy and Redis stand-ins (and the base image if missing).
+    """Build the service stand-ins of SERVICE_IMAGES (and the base image if missing).
 
     Up-to-date images are reused unless `force`, which rebuilds them without the
-    layer cache (the base image is kept). Returns the tags of all three images.
+    layer cache (the base image is kept). Returns the tags of all of them.
     """
     ensure_base_image()
     base_id = image_id(BASE_IMAGE)

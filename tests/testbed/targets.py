@@ -213,14 +213,20 @@ def start_target(
     publish_web: bool = True,
     owner: str | None = None,
     suite: str = SUITE,
+    web_address: str | None = None,
 ) -> Target:
-    """Run a target container, install `authorized_keys` for both users, wait for sshd."""
+    """Run a target container, install `authorized_keys` for both users, wait for sshd.
+
+    `web_address` publishes 80/443 elsewhere than SSH: on 127.0.0.1, names like
+    `<app>.localhost` reach the target's Caddy.
+    """
     volume = f"{name}-docker-{secrets.token_hex(4)}"
     owned_by = f"--label={OWNER_LABEL}={owner or f'pid:{os.getpid()}'}"
     _docker("volume", "create", f"--label={LABEL}", owned_by, volume)
     ports = [f"--publish={address}:{ssh_port}:22"]
     if publish_web:
-        ports += [f"--publish={address}:80:80", f"--publish={address}:443:443"]
+        web = web_address or address
+        ports += [f"--publish={web}:80:80", f"--publish={web}:443:443"]
     with tempfile.TemporaryDirectory() as tmp:
         # `docker run` can fail after creating the container (port in use): the
         # cidfile names exactly what it created, never someone else's container.

@@ -124,11 +124,13 @@ def test_inventory_to_file(home):
         ["db-connections"],
     ],
 )
-def test_later_commands_exist_say_what_they_do_and_fail_cleanly(command):
+def test_app_commands_say_what_they_do_and_fail_cleanly_without_a_server(home, command):
     helped = invoke(*command, "--help")
     assert helped.exit_code == 0
     assert len(helped.output.splitlines()) > 3
-    assert_clean_error(invoke(*command), "dallinger docker-ssh")
+    result = invoke(*command, "--app", "a1") if "--app" in helped.output else invoke(*command)
+    assert_clean_error(result, "Error: ")
+    assert "Traceback" not in result.output
 
 
 def _saved_server(home):

@@ -88,7 +88,8 @@ def test_image_rejects(value):
 def test_dns_host():
     assert validate.dns_host("nip.io") == "nip.io"
     assert validate.dns_host("Exp.Example.ORG") == "exp.example.org"
-    for bad in ["localhost", "a b.org", "", "-x.org"]:
+    assert validate.dns_host("localhost") == "localhost"  # a rehearsal server
+    for bad in ["host", "a b.org", "", "-x.org"]:
         with pytest.raises(ValidationError):
             validate.dns_host(bad)
 
@@ -100,5 +101,7 @@ def test_config_keys_and_values():
             validate.config_key(bad)
     tricky = 'it\'s "quoted" $HOME `id`; echo\nsecond line'
     assert validate.config_value("k", tricky) == tricky
+    with pytest.raises(ValidationError, match="carriage return"):
+        validate.config_value("k", "windows\r\n")
     with pytest.raises(ValidationError, match="NUL"):
         validate.config_value("k", "a\0b")

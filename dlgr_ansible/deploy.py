@@ -1,0 +1,249 @@
+"""Map deploy's options and the config onto the dallinger_app role's variables."""
+
+import getpass
+import ipaddress
+import secrets
+import socket
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlgr_ansible import validate
+from dlgr_ansible.config import Config
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.images import locally_available
+from dlgr_ansible.local_secrets import LocalPassword
+from dlgr_ansible.provision import dozzle_message
+
+# Settings about the server and this tool, not the experiment: kept out of its environment.
+NOT_FOR_THE_APP = {
+    "server_pem",
+    "docker_engine_source",
+    "tls",
+    "dns_host",
+    "docker_postgresql_image",
+    "docker_caddy_image",
+    "docker_dozzle_image",
+    "docker_redis_image",
+    "docker_pgbouncer_image",
+    # Dallinger drops these too: the server gives the app its own database.
+    "database_url",
+    "heroku_auth_token",
+    "host",
+}
+# Config key -> dallinger_app variable, for the images of the app's services.
+IMAGE_KEYS = {
+    "docker_redis_image": "dallinger_app_redis_image",
+    "docker_pgbouncer_image": "dallinger_app_pgbouncer_image",
+}
+ARCHIVE_TABLES = ("network", "participant", "node", "info")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    server: str
+    url: str
+    dashboard_user: str
+    dashboard: LocalPassword | None  # None when the config sets dashboard_password
+    variables: dict
+
+
+def choose_name(app_name: str | None, archive: Path | None) -> str:
+    """--app, else the experiment id of the archive, else a new dlgr-xxxxxxxx."""
+    if app_name:
+        return validate.app_name(app_name)
+    if archive:
+        return validate.app_name(archive_experiment_id(archive))
+    return f"dlgr-{secrets.token_hex(4)}"
+
+
+def archive_experiment_id(archive: Path) -> str:
+    """Checks that `archive` is an export zip and returns its experiment id."""
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            names = set(handle.namelist())
+            missing = [t for t in ARCHIVE_TABLES if f"data/{t}.csv" not in names]
+            if "experiment_id.md" not in names or missing:
+                raise DlgrError(
+                    f"{archive} is not an export of a Dallinger app: it lacks "
+                    f"{'experiment_id.md' if 'experiment_id.md' not in names else ''}"
+                    f"{' '.join(f'data/{t}.csv' for t in missing)}. Use a zip made by "
+                    "`dlgr-ansible export` or `dallinger export`."
+                )
+            return handle.read("experiment_id.md").decode("utf-8").strip()
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise DlgrError(f"{archive} is not a readable zip file ({exc}).") from exc
+
+
+def resolve_dns_host(dns_host: str | None, config: Config, server_host: str) -> str:
+    """--dns-host, the dns_host config key, or the server's own name (as Dallinger)."""
+    value = dns_host or config.get("dns_host")
+    is_ip = _is_ip(server_host)
+    if value == "nip.io":
+        if not is_ip:
+            raise DlgrError("--dns-host nip.io needs a server saved by its IP address.")
+        return f"{server_host}.nip.io"
+    if value:
+        return validate.dns_host(value)
+    if is_ip:
+        raise DlgrError(
+            f"The server {server_host} is an IP address, so give the domain the app is served "
+            "under: --dns-host experiments.example.org (a DNS record *.experiments.example.org "
+            f"pointing at {server_host}), or --dns-host nip.io (no DNS needed; some browsers "
+            "find such names suspicious)."
+        )
+    return validate.dns_host(server_host)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _integer(config: Config, key: str, default: int, minimum: int) -> int:
+    raw = config.get(key)
+    try:
+        value = int(raw) if raw not in (None, "") else default
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise DlgrError(f"{key} is {raw!r}; use a whole number of at least {minimum}.")
+    return value
+
+
+def _flag(config: Config, key: str) -> bool:
+    raw = (config.get(key) or "").strip().lower()
+    if raw in TRUE_WORDS | FALSE_WORDS:
+        return raw in TRUE_WORDS
+    raise DlgrError(f"{key} is {raw!r}; use true or false.")
+
+
+def app_environment(config: Config, mode: str, image: str, dashboard: tuple[str, str]) -> dict:
+    """The app's environment: every config key (as Dallinger passes them) plus its own."""
+    environment = {}
+    for key, value in config.values.items():
+        if key in NOT_FOR_THE_APP:
+            continue
+        environment[validate.config_key(key)] = validate.config_value(key, value)
+    for key in ("aws_access_key_id", "aws_secret_access_key"):
+        if key in environment:
+            environment[key.upper()] = environment.pop(key)
+    if "aws_region" in environment:
+        environment["AWS_DEFAULT_REGION"] = environment["aws_region"]
+    environment.update(
+        mode=mode,
+        dashboard_user=dashboard[0],
+        dashboard_password=dashboard[1],
+        ADMIN_USER="admin",
+        CREATOR=f"{getpass.getuser()}@{socket.gethostname()}",
+        docker_image_name=image,
+    )
+    return environment
+
+
+def plan_deployment(
+    config: Config,
+    server_host: str,
+    *,
+    app_name: str | None,
+    image: str | None,
+    dns_host: str | None,
+    tls: str,
+    mode: str,
+    update: bool,
+    archive: str | None,
+) -> Deployment:
+    """Everything a deploy needs, checked before anything connects."""
+    archive_path = Path(archive).absolute() if archive else None
+    if archive_path and update:
+        raise DlgrError(
+            "--archive seeds a new app's database; it cannot be combined with --update."
+        )
+    name = choose_name(app_name, archive_path)
+    image = image or config.get("docker_image_name")
+    if not image:
+        raise DlgrError("Which image? Give --image NAME, or set docker_image_name in config.txt.")
+    image = validate.image(image)
+    domain = resolve_dns_host(dns_host, config, server_host)
+    user = config.get("dashboard_user") or "admin"
+    configured = config.get("dashboard_password")
+    dashboard = None if configured else LocalPassword.for_server(server_host, f"{name}-dashboard")
+    password = configured or dashboard.value
+    variables = {
+        "dallinger_app_name": name,
+        "dallinger_app_expect": "existing" if update else "new",
+        "dallinger_app_image": image,
+        "dallinger_app_dns_host": domain,
+        "dallinger_app_tls": tls,
+        "dallinger_app_acme_email": (config.get("contact_email_on_error") or "").strip(),
+        "dallinger_app_environment": app_environment(config, mode, image, (user, password)),
+        "dallinger_app_workers": _integer(config, "num_dynos_worker", 1, 0),
+        "dallinger_app_worker_cpu_shares": _integer(config, "docker_worker_cpu_shares", 1024, 2),
+        "dallinger_app_clock": _flag(config, "clock_on"),
+        "dallinger_app_volumes": [
+            v.strip() for v in (config.get("docker_volumes") or "").split(",") if v.strip()
+        ],
+        "dallinger_app_archive": str(archive_path or ""),
+    }
+    images = [image]
+    for key, variable in IMAGE_KEYS.items():
+        if config.get(key):
+            variables[variable] = validate.image(config.get(key))
+            images.append(variables[variable])
+    variables["dallinger_app_images_from_controller"] = locally_available(images)
+    return Deployment(
+        name=name,
+        server=server_host,
+        url=f"https://{name}.{domain}/",
+        dashboard_user=user,
+        dashboard=dashboard,
+        variables=variables,
+    )
+
+
+def app_report(plan: Deployment, deployed: dict) -> dict:
+    """What the researcher needs after a deploy; the password only when it is new."""
+    report = {
+        "name": plan.name,
+        "url": deployed.get("url", plan.url),
+        "dashboard_url": deployed.get("url", plan.url) + "dashboard",
+        "dashboard_user": plan.dashboard_user,
+        "created": bool(deployed.get("created")),
+        "recruitment_msg": deployed.get("recruitment_msg", ""),
+        "logs": f"dlgr-ansible logs --app {plan.name} --server {plan.server} --follow",
+    }
+    if plan.dashboard:
+        report["dashboard_password_file"] = str(plan.dashboard.saved_in)
+        if plan.dashboard.new:
+            report["dashboard_password"] = plan.dashboard.value
+    return report
+
+
+def deploy_summary(plan: Deployment, results: dict) -> list[str]:
+    app = results.get("app")
+    if not app:
+        return []
+    lines = []
+    if app["recruitment_msg"]:
+        lines += ["Recruitment:", app["recruitment_msg"], ""]
+    lines += [
+        f"Experiment: {app['url']}",
+        f"Dashboard:  {app['dashboard_url']} (user {app['dashboard_user']})",
+    ]
+    if "dashboard_password" in app:
+        lines.append(
+            f"Dashboard password: {app['dashboard_password']} (shown once; saved in "
+            f"{app['dashboard_password_file']}, readable only by you)"
+        )
+    elif "dashboard_password_file" in app:
+        lines.append(f"Dashboard password: in {app['dashboard_password_file']}")
+    lines.append(f"Logs: {app['logs']}")
+    if "dozzle" in results:
+        lines.append(dozzle_message(results["dozzle"]))
+    return lines

@@ -1,0 +1,320 @@
+"""A researcher's daily work, end to end, with a real Dallinger experiment image.
+
+One fresh target whose ports 80/443 are published on 127.0.0.1, so that
+`<app>.localhost` reaches its Caddy (libnss-myhostname resolves those names, as
+browsers do). The CLI runs as a real process with its own HOME; HTTPS is verified
+against Caddy's own root certificate. The tests run in order and share the server.
+"""
+
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import BIN_DIR, REPO, Researcher
+from tests.testbed import experiment_image, service_images, targets
+
+pytestmark = pytest.mark.e2e
+
+APP, OTHER, SEEDED = "e2e-one", "e2e-two", "e2e-seeded"
+# Arrives in the container exactly as given and never runs anything.
+TRICKY = 'it\'s "quoted" $HOME ${HOME} `id` $(id); echo pwned\nsecond line\\n \\ end'
+SECRET = "aws-secret-" + os.urandom(6).hex()
+DALLINGER_PYTHON = REPO / ".venv-dallinger" / "bin" / "python"
+CADDY_ROOT = (
+    "/var/lib/docker/volumes/dallinger_caddy_data/_data/caddy/pki/authorities/local/root.crt"
+)
+
+
+@pytest.fixture(scope="module")
+def images():
+    service_images.build_service_images()
+    return experiment_image.build_experiment_images()
+
+
+@pytest.fixture(scope="module")
+def server(testbed, ssh_key, images):
+    address = targets.free_loopback_address(first=12)
+    if targets.port_is_open("127.0.0.1", 443) or targets.port_is_open("127.0.0.1", 80):
+        pytest.fail("127.0.0.1:80/443 is taken; the end-to-end target needs it", pytrace=False)
+    target = targets.start_target(
+        "dlgr-e2e", address, ssh_key.with_suffix(".pub").read_text(), web_address="127.0.0.1"
+    )
+    yield target
+    targets.stop_target(target)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, ssh_key, server) -> Researcher:
+    """A researcher with a saved, provisioned server and the test images configured."""
+    root = tmp_path_factory.mktemp("lab")
+    home, tmp = root / "home", root / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ANSIBLE_"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{BIN_DIR}{os.pathsep}{env['PATH']}")
+    person = Researcher(home=home, tmp=tmp, env=env)
+    person.configure(
+        server_pem=str(ssh_key),
+        docker_engine_source="distribution",
+        tls="internal",
+        docker_postgresql_image=service_images.POSTGRES_IMAGE,
+        docker_caddy_image=service_images.CADDY_IMAGE,
+        docker_dozzle_image=service_images.DOZZLE_IMAGE,
+        docker_redis_image=service_images.REDIS_IMAGE,
+        docker_pgbouncer_image=service_images.PGBOUNCER_IMAGE,
+        aws_secret_access_key=SECRET,
+    )
+    added = person.run("servers", "add", "--host", server.address, "--user", "dallinger")
+    assert added.returncode == 0, added.stderr
+    return person
+
+
+def deploy(lab, *args, timeout=600):
+    start = time.monotonic()
+    result, report = lab.run_json("deploy", "--dns-host", "localhost", *args)
+    report["seconds"] = round(time.monotonic() - start, 1)
+    print(f"deploy {' '.join(args)}: {report['seconds']} s", file=sys.stderr)
+    return result, report
+
+
+def on_server(server, command: str, check=True) -> str:
+    """A shell command as the SSH user on the server."""
+    done = targets.exec_in(server, "runuser", "-l", "dallinger", "-c", command, check=check)
+    return done.stdout
+
+
+def sql(server, database: str, query: str) -> str:
+    return on_server(
+        server,
+        f'docker exec dallinger-postgresql-1 psql -U dallinger -d {database} -tAc "{query}"',
+    ).strip()
+
+
+def https(server, host: str, path: str, method="GET") -> tuple[int, str]:
+    """A request to https://<host>/ as a browser would make it: DNS, port 443, verified TLS."""
+    root = targets.exec_in(server, "cat", CADDY_ROOT, check=True).stdout
+    context = ssl.create_default_context(cadata=root)
+    connection = http.client.HTTPSConnection(host, 443, context=context, timeout=30)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def container_env(server, app: str, name: str) -> str:
+    return on_server(
+        server,
+        f"docker compose -p {app} exec -T web python3 -c "
+        f"'import os, sys; sys.stdout.write(os.environ[\"{name}\"])'",
+    )
+
+
+class ProcessWatcher(threading.Thread):
+    """Samples every process's command line on the server while a deploy runs."""
+
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server, self.seen, self.stop = server, set(), threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            listing = targets.exec_in(self.server, "ps", "-eo", "args", "--no-headers")
+            self.seen.update(listing.stdout.splitlines())
+            time.sleep(0.2)
+
+
+def test_deploy_serves_the_experiment_over_verified_https(lab, server, images):
+    watcher = ProcessWatcher(server)
+    watcher.start()
+    try:
+        result, report = deploy(
+            lab,
+            "--app",
+            APP,
+            "--image",
+            images[0],
+            "-c",
+            "tricky_value",
+            TRICKY,
+            "--keep-artifacts",
+        )
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    assert result.returncode == 0, result.stderr
+    app = report["app"]
+    assert app["url"] == f"https://{APP}.localhost/"
+    assert app["created"] is True
+    assert app["recruitment_msg"]
+    password = app["dashboard_password"]
+    assert Path(app["dashboard_password_file"]).stat().st_mode & 0o777 == 0o600
+
+    status, page = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
+    assert status in (200, 302), page
+    status, _ = https(server, f"{APP}.localhost", "/participant/W1/H1/A1/debug", "POST")
+    assert status == 200
+    assert sql(server, APP, "select worker_id from participant") == "W1"
+
+    # Secrets: nowhere but the one-time display and 0600 files.
+    secrets = [SECRET, password, TRICKY.splitlines()[0]]
+    db_password = on_server(server, f"grep -o '{APP}:[A-Za-z0-9]*@' ~/dallinger/{APP}/.env")
+    secrets.append(db_password.split(":")[1].rstrip("@\n"))
+    assert all(s not in result.stderr for s in secrets)
+    assert all(s not in result.stdout for s in secrets if s != password)
+    artifacts = Path(report["artifacts"])
+    for path in artifacts.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [s for s in secrets if s in text], path
+    assert not [line for line in watcher.seen if any(s in line for s in secrets)]
+    leaks = on_server(
+        server,
+        "grep -rlF -e "
+        + " -e ".join(f"'{s}'" for s in secrets[:2] + secrets[3:])
+        + " ~/dallinger ~/dallinger-data | xargs -r stat -c '%a %n'",
+        check=False,
+    )
+    assert all(line.startswith("600 ") for line in leaks.splitlines()), leaks
+    assert SECRET not in on_server(server, f"cat ~/dallinger/{APP}/docker-compose.yml")
+
+    assert container_env(server, APP, "tricky_value") == TRICKY
+    assert container_env(server, APP, "AWS_SECRET_ACCESS_KEY") == SECRET
+
+
+def test_deploy_again_without_update_stops_and_changes_nothing(lab, server, images):
+    before = on_server(server, f"cat ~/dallinger/{APP}/docker-compose.yml")
+    result, report = deploy(lab, "--app", APP, "--image", images[1])
+    assert result.returncode != 0
+    assert "exists" in " ".join(report["errors"])
+    assert "--update" in " ".join(report["errors"])
+    assert "Traceback" not in result.stderr
+    assert on_server(server, f"cat ~/dallinger/{APP}/docker-compose.yml") == before
+    assert sql(server, APP, "select count(*) from participant") == "1"
+
+
+def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
+    result, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
+    assert result.returncode == 0, result.stderr
+    assert report["app"]["created"] is False
+    assert not report["app"]["recruitment_msg"]  # no second /launch
+    assert "dashboard_password" not in report["app"]  # shown once only
+    assert images[1] in on_server(server, f"docker compose -p {APP} images web")
+    assert sql(server, APP, "select worker_id from participant") == "W1"
+    status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
+    assert status in (200, 302)
+
+    again, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
+    assert again.returncode == 0, again.stderr
+    assert report["hosts"][server.address]["changed"] == 0
+
+
+def test_apps_are_kept_apart(lab, server, images):
+    result, _ = deploy(lab, "--app", OTHER, "--image", images[0])
+    assert result.returncode == 0, result.stderr
+    other_password = on_server(server, f"grep -o '{OTHER}:[A-Za-z0-9]*@' ~/dallinger/{OTHER}/.env")
+    login = on_server(
+        server,
+        f"docker exec -e PGPASSWORD={other_password.split(':')[1].rstrip('@' + chr(10))} "
+        f"dallinger-postgresql-1 psql -h postgresql -U {OTHER} -d {APP} -tAc 'select 1' 2>&1",
+        check=False,
+    )
+    assert "permission denied" in login, login
+    published = targets.exec_in(server, "docker", "ps", "--format", "{{.Ports}}").stdout
+    ports = {
+        part.split("->")[0].rsplit(":", 1)[-1]
+        for part in published.replace(",", "\n").split()
+        if "->" in part
+    }
+    assert ports <= {"80", "443"}, published
+
+
+def test_export_round_trips_through_dallinger(lab, server):
+    result, report = lab.run_json("export", "--app", APP)
+    assert result.returncode == 0, result.stderr
+    zip_path = Path(report["export"]["path"])
+    assert zip_path == lab.home / "data" / f"{APP}-data.zip"
+    read = subprocess.run(
+        [
+            str(DALLINGER_PYTHON),
+            "-c",
+            "import sys; from dallinger.data import Data; d = Data(sys.argv[1]); "
+            "print(d.participants.df[['id', 'worker_id', 'unique_id']].to_json(orient='records'))",
+            str(zip_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert read.returncode == 0, read.stderr
+    (row,) = json.loads(read.stdout)
+    assert str(row["worker_id"]) == str(row["id"])  # scrubbed as Dallinger does
+    assert row["unique_id"] == f"{row['id']}:A1"
+
+    again, report = lab.run_json("export", "--app", APP)
+    assert again.returncode == 0
+    assert report["hosts"][server.address]["changed"] == 0
+
+    seeded, _ = deploy(
+        lab, "--app", SEEDED, "--image", "dlgr-test/experiment:1", "--archive", str(zip_path)
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert sql(server, SEEDED, "select count(*) from participant") == "1"
+
+
+def test_server_views(lab, server):
+    result, report = lab.run_json("apps")
+    assert result.returncode == 0, result.stderr
+    states = {app["name"]: app["state"] for app in report["apps"]}
+    assert states.get(APP) == "running", report
+    for command in (["stats"], ["db-connections"]):
+        done = lab.run(*command)
+        assert done.returncode == 0, done.stderr
+    logs = lab.run("logs", "--app", APP, "--tail", "20")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.strip()
+    changed = lab.run("set-dozzle-password", "--password", "new-dozzle-pass")
+    assert changed.returncode == 0, changed.stderr
+
+
+def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
+    refused = lab.run("destroy", "--app", APP)
+    assert refused.returncode != 0
+    assert "--yes" in refused.stderr
+    for app in (APP, OTHER, SEEDED):
+        result, report = lab.run_json("destroy", "--app", app, "--yes")
+        assert result.returncode == 0, result.stderr
+        assert Path(report["backup"]).is_file()
+        assert (
+            on_server(server, f"docker ps -aq --filter label=com.docker.compose.project={app}")
+            == ""
+        )
+        assert on_server(server, f"docker volume ls -q --filter name={app}") == ""
+        assert (
+            on_server(
+                server,
+                f"ls -d ~/dallinger/{app} ~/dallinger-data/{app} ~/dallinger/caddy.d/{app} 2>/dev/null",
+                check=False,
+            )
+            == ""
+        )
+        found = sql(
+            server,
+            "postgres",
+            "select (select count(*) from pg_database where datname = current_setting('x.app'))"
+            " + (select count(*) from pg_roles where rolname = current_setting('x.app'))",
+            app,
+        )
+        assert found == "0"
+    again, report = lab.run_json("destroy", "--app", APP, "--yes", "--no-backup")
+    assert again.returncode == 0
+    assert report["hosts"][server.address]["changed"] == 0

@@ -1,0 +1,25 @@
+"""The smallest Dallinger experiment the dlgr-ansible test bed deploys.
+
+No networks and no pages of its own: Dallinger's defaults serve the ad,
+consent and participant routes. One extra route, GET /testbed/version,
+returns the image's EXPERIMENT_VERSION so tests can tell builds apart.
+"""
+
+from pathlib import Path
+
+from flask import Blueprint, jsonify
+
+from dallinger.experiment import Experiment
+
+VERSION_FILE = Path(__file__).with_name("VERSION")
+
+extra_routes = Blueprint("extra_routes", __name__)
+
+
+@extra_routes.route("/testbed/version")
+def testbed_version():
+    return jsonify(version=VERSION_FILE.read_text().strip())
+
+
+class TestbedExperiment(Experiment):
+    """Dallinger's base experiment as is: no networks, one participant recruited at launch."""
