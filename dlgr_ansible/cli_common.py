@@ -15,15 +15,6 @@ from dlgr_ansible.progress import print_summary, run_with_progress
 from dlgr_ansible.provision import DOCKER_SOURCES
 from dlgr_ansible.runner import PlaybookRun, RunOutcome
 
-NOT_YET = (
-    "`dlgr-ansible {name}` is not available in this version yet. "
-    "Until it is, `dallinger docker-ssh {name}` does the same job on the same servers."
-)
-
-
-def not_yet(name: str):
-    raise DlgrError(NOT_YET.format(name=name))
-
 
 class Root(click.Group):
     """Turns the library's DlgrError into a one-line message and exit code 1."""

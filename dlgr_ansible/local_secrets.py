@@ -24,6 +24,13 @@ def read_or_create(host: str, name: str) -> str:
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     value = secrets.token_urlsafe(12)
+    write(host, name, value)
+    return value
+
+
+def write(host: str, name: str, value: str) -> Path:
+    """Store `value` under `name`, replacing what was there."""
+    path = secret_path(host, name)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")  # created 0600
     try:
@@ -33,7 +40,7 @@ def read_or_create(host: str, name: str) -> str:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return value
+    return path
 
 
 @dataclass(frozen=True)

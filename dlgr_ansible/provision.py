@@ -106,7 +106,11 @@ def dozzle_results(results: dict, host: str, ok: bool, dozzle: DozzleLogin | Non
     if not (dozzle and taken):
         return {}
     return {
-        "dozzle": {"user": "dallinger", "password": dozzle.password, "saved_in": str(dozzle.saved_in)}
+        "dozzle": {
+            "user": "dallinger",
+            "password": dozzle.password,
+            "saved_in": str(dozzle.saved_in),
+        }
     }
 
 

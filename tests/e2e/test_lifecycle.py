@@ -208,7 +208,8 @@ def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
     assert report["app"]["created"] is False
     assert not report["app"]["recruitment_msg"]  # no second /launch
     assert "dashboard_password" not in report["app"]  # shown once only
-    assert images[1] in on_server(server, f"docker compose -p {APP} images web")
+    web_image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {APP}-web-1")
+    assert web_image.strip() == images[1]
     assert sql(server, APP, "select worker_id from participant") == "W1"
     status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)

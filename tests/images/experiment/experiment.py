@@ -7,9 +7,8 @@ returns the image's EXPERIMENT_VERSION so tests can tell builds apart.
 
 from pathlib import Path
 
-from flask import Blueprint, jsonify
-
 from dallinger.experiment import Experiment
+from flask import Blueprint, jsonify
 
 VERSION_FILE = Path(__file__).with_name("VERSION")
 
