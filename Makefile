@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Dallinger itself, in its own venv (its pins must not shape ours): the tests check
-# that it reads what we write.
+# that it reads what we write (the data extra: dallinger.data reads our exports).
 DALLINGER_VENV ?= .venv-dallinger
-DALLINGER_STAMP := $(DALLINGER_VENV)/.installed
+DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-data
 
 .PHONY: deps system-deps lint unit molecule test clean
 
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 $(DALLINGER_STAMP):
 	$(PYTHON) -m venv $(DALLINGER_VENV)
-	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger==12.4.0'
+	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger[data]==12.4.0'
 	touch $@
 
 lint: $(STAMP)

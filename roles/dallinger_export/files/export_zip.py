@@ -10,6 +10,13 @@ import sys
 import zipfile
 
 source, target = sys.argv[1], sys.argv[2]
+empty = [
+    name
+    for name in os.listdir(os.path.join(source, "data"))
+    if not os.path.getsize(os.path.join(source, "data", name))
+]
+if empty:  # COPY ... CSV HEADER writes at least the header
+    sys.exit(f"no CSV header in {', '.join(sorted(empty))}")
 names = sorted(
     os.path.relpath(os.path.join(folder, name), source)
     for folder, _, files in os.walk(source)
