@@ -1,0 +1,141 @@
+"""Deploy planning and export checks: pure functions, no server (the local Docker engine
+is asked which images it has; without one, none)."""
+
+import zipfile
+
+import pytest
+
+from dlgr_ansible import deploy, export
+from dlgr_ansible.config import Config
+from dlgr_ansible.errors import DlgrError
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make_zip(path, name="exp1", tables=export.TABLES):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("experiment_id.md", name)
+        for table in tables:
+            archive.writestr(f"data/{table}.csv", "id\n")
+    return path
+
+
+def plan(config=None, **options):
+    settings = {
+        "app_name": "exp1",
+        "image": "lab/exp:1",
+        "dns_host": "example.org",
+        "tls": "internal",
+        "mode": "sandbox",
+        "update": False,
+        "archive": None,
+    } | options
+    return deploy.plan_deployment(Config(config or {}), "server.example.org", **settings)
+
+
+def test_names_come_from_the_option_the_archive_or_are_made(home):
+    assert deploy.choose_name("exp1", None) == "exp1"
+    assert deploy.choose_name(None, make_zip(home / "a.zip", "from-zip")) == "from-zip"
+    made = deploy.choose_name(None, None)
+    assert made.startswith("dlgr-")
+    assert len(made) == 13
+    with pytest.raises(DlgrError, match="not a valid app name"):
+        deploy.choose_name("Bad_Name", None)
+
+
+def test_an_archive_must_be_a_dallinger_export(home):
+    with pytest.raises(DlgrError, match="lacks"):
+        deploy.archive_experiment_id(make_zip(home / "a.zip", tables=["info"]))
+    (home / "b.zip").write_text("not a zip")
+    with pytest.raises(DlgrError, match="not a readable zip"):
+        deploy.archive_experiment_id(home / "b.zip")
+
+
+def test_dns_host_choices():
+    config = Config({})
+    assert deploy.resolve_dns_host("Example.ORG", config, "1.2.3.4") == "example.org"
+    assert deploy.resolve_dns_host("nip.io", config, "1.2.3.4") == "1.2.3.4.nip.io"
+    assert deploy.resolve_dns_host(None, config, "srv.example.org") == "srv.example.org"
+    assert (
+        deploy.resolve_dns_host(None, Config({"dns_host": "localhost"}), "1.2.3.4") == "localhost"
+    )
+    with pytest.raises(DlgrError, match=r"--dns-host nip\.io"):
+        deploy.resolve_dns_host(None, config, "1.2.3.4")
+    with pytest.raises(DlgrError, match="IP address"):
+        deploy.resolve_dns_host("nip.io", config, "srv.example.org")
+
+
+def test_environment_is_the_config_without_server_settings():
+    config = Config(
+        {
+            "server_pem": "/k",
+            "docker_caddy_image": "c",
+            "host": "x",
+            "recruiter": "hotair",
+            "aws_access_key_id": "AK",
+            "aws_region": "eu-west-1",
+        }
+    )
+    env = deploy.app_environment(config, "live", "lab/exp:1", ("admin", "pw"))
+    assert "server_pem" not in env
+    assert "docker_caddy_image" not in env
+    assert "host" not in env
+    assert env["recruiter"] == "hotair"
+    assert env["AWS_ACCESS_KEY_ID"] == "AK"
+    assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["mode"] == "live"
+    assert env["dashboard_password"] == "pw"
+    assert env["docker_image_name"] == "lab/exp:1"
+
+
+def test_plan_maps_config_onto_role_variables(home):
+    planned = plan({"num_dynos_worker": "3", "clock_on": "true", "docker_volumes": "/a:/b, /c:/d"})
+    variables = planned.variables
+    assert variables["dallinger_app_expect"] == "new"
+    assert variables["dallinger_app_workers"] == 3
+    assert variables["dallinger_app_clock"] is True
+    assert variables["dallinger_app_volumes"] == ["/a:/b", "/c:/d"]
+    assert planned.url == "https://exp1.example.org/"
+    assert planned.dashboard.new
+    assert planned.dashboard.saved_in.stat().st_mode & 0o777 == 0o600
+    assert plan(update=True).variables["dallinger_app_expect"] == "existing"
+    assert not plan(update=True).dashboard.new  # the same password again
+
+
+def test_plan_refuses_bad_input_before_connecting(home):
+    with pytest.raises(DlgrError, match="cannot be combined with --update"):
+        plan(update=True, archive=str(make_zip(home / "a.zip")))
+    with pytest.raises(DlgrError, match="Which image"):
+        plan(image=None)
+    with pytest.raises(DlgrError, match="not a valid Docker image"):
+        plan(image="Bad Image")
+    with pytest.raises(DlgrError, match="num_dynos_worker"):
+        plan({"num_dynos_worker": "many"})
+    with pytest.raises(DlgrError, match="clock_on"):
+        plan({"clock_on": "sometimes"})
+    with pytest.raises(DlgrError, match="not a valid config key"):
+        plan({"bad-key": "x"})
+
+
+def test_a_configured_dashboard_password_is_not_stored(home):
+    planned = plan({"dashboard_password": "chosen"})
+    assert planned.dashboard is None
+    assert planned.variables["dallinger_app_environment"]["dashboard_password"] == "chosen"
+
+
+def test_export_paths_and_checks(home):
+    assert export.export_path("exp1", None) == home / "data" / "exp1-data.zip"
+    assert export.export_path("exp1", "out") == home / "out" / "data" / "exp1-data.zip"
+    assert export.backup_path("exp1").name.startswith("exp1-backup-")
+    export.check_export(make_zip(home / "a.zip"), "exp1")
+    with pytest.raises(DlgrError, match="holds app 'exp1'"):
+        export.check_export(home / "a.zip", "other")
+    with pytest.raises(DlgrError, match="Which app"):
+        export.require_app_name(None)
+    variables = export.destroy_variables("exp1", None)
+    assert variables == {"dallinger_app_name": "exp1", "dallinger_destroy_backup": False}
