@@ -93,10 +93,12 @@ def on_server(server, command: str, check=True) -> str:
     return done.stdout
 
 
-def sql(server, database: str, query: str) -> str:
+def sql(server, database: str, query: str, app: str = "") -> str:
+    """`query` in `database` as the superuser; `app` is readable as current_setting('x.app')."""
     return on_server(
         server,
-        f'docker exec dallinger-postgresql-1 psql -U dallinger -d {database} -tAc "{query}"',
+        f"PGOPTIONS='-c x.app={app}' docker exec -e PGOPTIONS dallinger-postgresql-1 "
+        f'psql -U dallinger -d {database} -tAc "{query}"',
     ).strip()
 
 
