@@ -17,7 +17,7 @@ from dlgr_ansible.cli_common import (
     playbook_options,
     server_option,
 )
-from dlgr_ansible.deploy import app_report, deploy_summary, plan_deployment
+from dlgr_ansible.deploy import app_report, check_dns, deploy_summary, plan_deployment
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import (
     backup_path,
@@ -268,15 +268,15 @@ def deploy_app(
         update=update,
         archive=archive,
     )
+    check_dns(plan)
     domain = plan.variables["dallinger_app_dns_host"]
     variables, dozzle = server_variables(config, target.host, domain, tls)
     run = server_run(
         "deploy.yml", target, config, variables | plan.variables, verbosity, keep_artifacts
     )
     verb = "Updating" if update else "Deploying"
+    # The dashboard password is kept even when the run fails: the server may have it.
     outcome = app.execute(run, f"{verb} {plan.name} on {target.host}")
-    if plan.dashboard and not outcome.ok:
-        plan.dashboard.forget_if_new()
     results = dozzle_results(outcome.state.results, target.host, outcome.ok, dozzle)
     deployed = outcome.state.results.get("dlgr_app", {}).get(target.host, {})
     if outcome.ok:

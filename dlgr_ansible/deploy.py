@@ -11,6 +11,7 @@ from pathlib import Path
 from dlgr_ansible import validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.export import TABLES
 from dlgr_ansible.images import locally_available
 from dlgr_ansible.local_secrets import LocalPassword
 from dlgr_ansible.provision import dozzle_message
@@ -36,7 +37,6 @@ IMAGE_KEYS = {
     "docker_redis_image": "dallinger_app_redis_image",
     "docker_pgbouncer_image": "dallinger_app_pgbouncer_image",
 }
-ARCHIVE_TABLES = ("network", "participant", "node", "info")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -65,7 +65,7 @@ def archive_experiment_id(archive: Path) -> str:
     try:
         with zipfile.ZipFile(archive) as handle:
             names = set(handle.namelist())
-            missing = [t for t in ARCHIVE_TABLES if f"data/{t}.csv" not in names]
+            missing = [t for t in TABLES if f"data/{t}.csv" not in names]
             if "experiment_id.md" not in names or missing:
                 raise DlgrError(
                     f"{archive} is not an export of a Dallinger app: it lacks "
@@ -96,6 +96,20 @@ def resolve_dns_host(dns_host: str | None, config: Config, server_host: str) -> 
             "find such names suspicious)."
         )
     return validate.dns_host(server_host)
+
+
+def check_dns(plan: "Deployment") -> None:
+    """The app's name must resolve before anything changes: /launch and Caddy's
+    certificate both depend on it."""
+    hostname = plan.url.split("/")[2]
+    try:
+        socket.getaddrinfo(hostname, 443)
+    except OSError as exc:
+        domain = plan.variables["dallinger_app_dns_host"]
+        raise DlgrError(
+            f"{hostname} does not resolve ({exc.strerror or exc}). Create a DNS record "
+            f"*.{domain} pointing at the server, or use --dns-host nip.io."
+        ) from exc
 
 
 def _is_ip(host: str) -> bool:

@@ -56,8 +56,3 @@ class LocalPassword:
         path = secret_path(host, name)
         new = not path.exists()
         return cls(read_or_create(host, name), path, new)
-
-    def forget_if_new(self) -> None:
-        """After a failed run: a password the server never got is not worth keeping."""
-        if self.new:
-            self.saved_in.unlink(missing_ok=True)

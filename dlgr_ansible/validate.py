@@ -72,12 +72,21 @@ def port(value: int | str) -> int:
     return number
 
 
+# Names of the shared stack (compose project, superuser, databases) and of its Dozzle
+# site: an app called so would act on them.
+RESERVED_APP_NAMES = frozenset({"dallinger", "logs", "postgres", "template0", "template1"})
+
+
 def app_name(value: str) -> str:
     """An app name: one DNS label, because it becomes `<app>.<dns_host>`."""
     if not value or not _APP_RE.match(value):
         raise ValidationError(
             f"{value!r} is not a valid app name. Use 1-63 lowercase letters, digits and "
             "hyphens, starting with a letter and not ending with a hyphen (e.g. 'stroop-pilot')."
+        )
+    if value in RESERVED_APP_NAMES:
+        raise ValidationError(
+            f"{value!r} is reserved for the server's shared services; choose another app name."
         )
     return value
 

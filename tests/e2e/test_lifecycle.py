@@ -298,7 +298,10 @@ def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
     for app in (APP, OTHER, SEEDED):
         result, report = lab.run_json("destroy", "--app", app, "--yes")
         assert result.returncode == 0, result.stderr
-        assert Path(report["backup"]).is_file()
+        backup = Path(report["backup"])
+        assert backup.is_file()
+        assert backup.with_suffix(".pgdump").stat().st_size > 0
+        assert backup.with_name(backup.stem + "-files.tar.gz").is_file()
         assert (
             on_server(server, f"docker ps -aq --filter label=com.docker.compose.project={app}")
             == ""

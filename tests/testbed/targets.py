@@ -176,6 +176,13 @@ def port_is_open(address: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on at `address` right now."""
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
 def free_loopback_address(first: int = 12, last: int = 254) -> str:
     """First 127.0.0.N (N >= first) with nothing listening on 22, 80 or 443."""
     for n in range(first, last + 1):
@@ -214,11 +221,12 @@ def start_target(
     owner: str | None = None,
     suite: str = SUITE,
     web_address: str | None = None,
+    web_ports: tuple[int, int] = (80, 443),
 ) -> Target:
     """Run a target container, install `authorized_keys` for both users, wait for sshd.
 
-    `web_address` publishes 80/443 elsewhere than SSH: on 127.0.0.1, names like
-    `<app>.localhost` reach the target's Caddy.
+    `web_address` and `web_ports` publish the target's 80/443 elsewhere than SSH: on
+    127.0.0.1, names like `<app>.localhost` reach the target's Caddy.
     """
     volume = f"{name}-docker-{secrets.token_hex(4)}"
     owned_by = f"--label={OWNER_LABEL}={owner or f'pid:{os.getpid()}'}"
@@ -226,7 +234,7 @@ def start_target(
     ports = [f"--publish={address}:{ssh_port}:22"]
     if publish_web:
         web = web_address or address
-        ports += [f"--publish={web}:80:80", f"--publish={web}:443:443"]
+        ports += [f"--publish={web}:{web_ports[0]}:80", f"--publish={web}:{web_ports[1]}:443"]
     with tempfile.TemporaryDirectory() as tmp:
         # `docker run` can fail after creating the container (port in use): the
         # cidfile names exactly what it created, never someone else's container.

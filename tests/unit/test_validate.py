@@ -105,3 +105,9 @@ def test_config_keys_and_values():
         validate.config_value("k", "windows\r\n")
     with pytest.raises(ValidationError, match="NUL"):
         validate.config_value("k", "a\0b")
+
+
+@pytest.mark.parametrize("value", sorted(validate.RESERVED_APP_NAMES))
+def test_app_name_refuses_the_shared_services_names(value):
+    with pytest.raises(ValidationError, match="reserved"):
+        validate.app_name(value)

@@ -9,6 +9,7 @@ import os
 import sys
 import zipfile
 
+os.umask(0o077)  # participants' data: readable by the SSH user only
 source, target = sys.argv[1], sys.argv[2]
 empty = [
     name
