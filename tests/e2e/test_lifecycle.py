@@ -79,7 +79,8 @@ def lab(tmp_path_factory, ssh_key, server) -> Researcher:
 
 def deploy(lab, *args):
     start = time.monotonic()
-    result, report = lab.run_json("deploy", "--dns-host", "localhost", *args)
+    # A first deploy sends the whole stack and the experiment image: minutes on a busy machine.
+    result, report = lab.run_json("deploy", "--dns-host", "localhost", *args, timeout=1200)
     report["seconds"] = round(time.monotonic() - start, 1)
     print(f"deploy {' '.join(args)}: {report['seconds']} s", file=sys.stderr)
     # Failures are explained in the report; the progress lines on stderr only name tasks.

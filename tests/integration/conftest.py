@@ -31,8 +31,8 @@ class Researcher:
             check=False,
         )
 
-    def run_json(self, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-        result = self.run(*args, "--json")
+    def run_json(self, *args: str, timeout: int = 300) -> tuple[subprocess.CompletedProcess, dict]:
+        result = self.run(*args, "--json", timeout=timeout)
         return result, json.loads(result.stdout)
 
     def use_key(self, key: Path) -> None:
