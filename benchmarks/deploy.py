@@ -1,4 +1,5 @@
-"""Wall time of a first deploy to a provisioned server, a no-change re-run and an update.
+"""Wall time of a first deploy to a provisioned server, a no-change re-run, an update and
+a destroy (with its backup).
 
     .venv/bin/python -m benchmarks.deploy
 
@@ -25,7 +26,9 @@ CLI = str(Path(sys.executable).parent / "dlgr-ansible")
 
 def timed(env: dict, *args: str) -> tuple[float, dict]:
     started = time.monotonic()
-    result = subprocess.run([CLI, *args, "--json"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [CLI, *args, "--json"], env=env, cwd=env["HOME"], capture_output=True, text=True
+    )
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -72,6 +75,7 @@ def main() -> None:
                     "deploy --update, new image",
                     *timed(env, "deploy", *app, "--image", second_image, "--update"),
                 ),
+                ("destroy, after a full backup", *timed(env, "destroy", "--app", "bench", "--yes")),
             ]
         finally:
             targets.stop_target(target)

@@ -246,7 +246,7 @@ def test_apps_are_kept_apart(lab, server, images):
 
 def test_export_round_trips_through_dallinger(lab, server):
     result, report = lab.run_json("export", "--app", APP)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, report["errors"]
     zip_path = Path(report["export"]["path"])
     assert zip_path == lab.home / "data" / f"{APP}-data.zip"
     read = subprocess.run(
@@ -298,7 +298,7 @@ def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
     assert "--yes" in refused.stderr
     for app in (APP, OTHER, SEEDED):
         result, report = lab.run_json("destroy", "--app", app, "--yes")
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 0, report["errors"]
         backup = Path(report["backup"])
         assert backup.is_file()
         assert backup.with_suffix(".pgdump").stat().st_size > 0
