@@ -206,31 +206,8 @@ def _deploy_command(name: str, mode: str):
     )
     @playbook_options
     @pass_app
-    def command(
-        app: App,
-        app_name,
-        image,
-        dns_host,
-        tls,
-        config_pairs,
-        server,
-        update,
-        archive,
-        **run_options,
-    ):
-        deploy_app(
-            app,
-            mode,
-            app_name,
-            image,
-            dns_host,
-            tls,
-            config_pairs,
-            server,
-            update,
-            archive,
-            **run_options,
-        )
+    def command(app: App, **options):
+        deploy_app(app, mode, **options)
 
     command.help = (
         f"Deploy an experiment image in {mode} mode: database, Redis, web and worker "
@@ -242,6 +219,7 @@ def _deploy_command(name: str, mode: str):
 def deploy_app(
     app: App,
     mode,
+    *,
     app_name,
     image,
     dns_host,
