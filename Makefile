@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DALLINGER_VENV ?= .venv-dallinger
 DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-data
 
-.PHONY: deps system-deps lint unit molecule test clean
+.PHONY: deps system-deps lint unit molecule test demo clean
 
 deps: system-deps $(STAMP) $(DALLINGER_STAMP)
 
@@ -38,6 +38,11 @@ unit: $(STAMP)
 # Molecule runs ansible-playbook by name, so the venv's bin/ goes first on PATH.
 molecule: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test --all
+
+# The sample experiment on a rehearsal server on this machine; prints its URL.
+demo: system-deps $(STAMP)
+	./scripts/ensure-docker.sh
+	$(BIN)/python examples/demo.py
 
 test: deps lint
 	$(BIN)/python -m pytest

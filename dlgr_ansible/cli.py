@@ -6,7 +6,7 @@ import sys
 import click
 from rich.table import Table
 
-from dlgr_ansible import __version__, cli_ops
+from dlgr_ansible import __version__, cli_local, cli_ops
 from dlgr_ansible.cli_common import (
     App,
     Root,
@@ -234,7 +234,6 @@ def deploy_app(
 ):
     config = app.config(config_pairs)
     target = app.server(server)
-    tls = tls or config.get("tls") or "acme"
     plan = plan_deployment(
         config,
         target.host,
@@ -245,9 +244,12 @@ def deploy_app(
         mode=mode,
         update=update,
         archive=archive,
+        https_port=target.https_port,
+        server_address=target.ssh_host,
     )
     check_dns(plan)
     domain = plan.variables["dallinger_app_dns_host"]
+    tls = plan.variables["dallinger_app_tls"]
     variables, dozzle = server_variables(config, target.host, domain, tls)
     run = server_run(
         "deploy.yml", target, config, variables | plan.variables, verbosity, keep_artifacts
@@ -354,7 +356,7 @@ def images_push(app: App, server, image, verbosity, as_json, keep_artifacts):
     app.report(app.execute(run, f"Sending {image} to {run.limit}"), run, as_json)
 
 
-for _command in cli_ops.COMMANDS:
+for _command in [*cli_ops.COMMANDS, cli_local.local_server_group]:
     cli.add_command(_command)
 
 

@@ -58,7 +58,7 @@ def apps(app: App, server, verbosity, as_json, keep_artifacts):
     run = server_run("apps.yml", target, app.config(), None, verbosity, keep_artifacts)
     outcome = app.execute(run, f"Listing the apps on {target.host}")
     found = server_ops.apps_from_server(
-        _server_data(outcome, server_ops.APPS_KEY, target.host) or {}
+        _server_data(outcome, server_ops.APPS_KEY, target.host) or {}, target.https_port
     )
     if not _finish(app, outcome, run, as_json, {"apps": [a.to_json() for a in found]}):
         return

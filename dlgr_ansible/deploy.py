@@ -7,6 +7,7 @@ import socket
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dlgr_ansible import validate
 from dlgr_ansible.config import Config
@@ -98,10 +99,15 @@ def resolve_dns_host(dns_host: str | None, config: Config, server_host: str) -> 
     return validate.dns_host(server_host)
 
 
+def default_tls(domain: str) -> str:
+    """Let's Encrypt, except for names only this machine knows (a rehearsal server)."""
+    return "internal" if domain == "localhost" or domain.endswith(".localhost") else "acme"
+
+
 def check_dns(plan: "Deployment") -> None:
     """The app's name must resolve before anything changes: /launch and Caddy's
     certificate both depend on it."""
-    hostname = plan.url.split("/")[2]
+    hostname = urlsplit(plan.url).hostname
     try:
         socket.getaddrinfo(hostname, 443)
     except OSError as exc:
@@ -168,10 +174,12 @@ def plan_deployment(
     app_name: str | None,
     image: str | None,
     dns_host: str | None,
-    tls: str,
+    tls: str | None,
     mode: str,
     update: bool,
     archive: str | None,
+    https_port: int = 443,
+    server_address: str | None = None,
 ) -> Deployment:
     """Everything a deploy needs, checked before anything connects."""
     archive_path = Path(archive).absolute() if archive else None
@@ -184,7 +192,10 @@ def plan_deployment(
     if not image:
         raise DlgrError("Which image? Give --image NAME, or set docker_image_name in config.txt.")
     image = validate.image(image)
-    domain = resolve_dns_host(dns_host, config, server_host)
+    domain = resolve_dns_host(dns_host, config, server_address or server_host)
+    tls = tls or config.get("tls") or default_tls(domain)
+    if tls not in ("acme", "internal"):
+        raise DlgrError(f"tls must be 'acme' or 'internal', not {tls!r}.")
     user = config.get("dashboard_user") or "admin"
     configured = config.get("dashboard_password")
     dashboard = None if configured else LocalPassword.for_server(server_host, f"{name}-dashboard")
@@ -204,6 +215,7 @@ def plan_deployment(
             v.strip() for v in (config.get("docker_volumes") or "").split(",") if v.strip()
         ],
         "dallinger_app_archive": str(archive_path or ""),
+        "dallinger_app_https_port": https_port,
     }
     images = [image]
     for key, variable in IMAGE_KEYS.items():
@@ -214,7 +226,7 @@ def plan_deployment(
     return Deployment(
         name=name,
         server=server_host,
-        url=f"https://{name}.{domain}/",
+        url=f"https://{name}.{domain}{'' if https_port == 443 else f':{https_port}'}/",
         dashboard_user=user,
         dashboard=dashboard,
         variables=variables,

@@ -22,9 +22,10 @@ def explain(failure: Failure, server: Server | None = None, key_file: str | None
     host, message = failure.host, failure.message
     user = server.user if server else None
     who = f"{user}@{host}" if user else host
-    known_as = host
+    address = server.ssh_host if server else host
+    known_as = address
     if server and server.port != DEFAULT_SSH_PORT:
-        known_as = f"'[{host}]:{server.port}'"  # how known_hosts names non-22 ports
+        known_as = f"'[{address}]:{server.port}'"  # how known_hosts names non-22 ports
     if _HOST_KEY_CHANGED.search(message):
         return (
             f"The SSH host key of {host} has changed since the first connection, so the "

@@ -1,6 +1,8 @@
 """The saved servers, kept exactly where and how `dallinger docker-ssh` keeps them.
 
-One JSON file per server, named by its host, holding {"host": ..., "user": ...}.
+One JSON file per server, named by its host, holding {"host": ..., "user": ...}, plus
+our own keys "port" and "https_port" when they differ from 22 and 443, and "address"
+when SSH must connect elsewhere than the name (Dallinger ignores keys it does not know).
 Dallinger 12.4 writes ~/.dallinger/docker-ssh/hosts and still reads the older
 platformdirs location; we read both and write only the new one. Unlike Dallinger we
 do not copy old entries over on every read: reading never writes.
@@ -18,6 +20,7 @@ from dlgr_ansible import validate
 from dlgr_ansible.errors import DlgrError
 
 DEFAULT_SSH_PORT = 22
+DEFAULT_HTTPS_PORT = 443
 
 
 class HostsProblem(DlgrError):
@@ -40,11 +43,26 @@ class Server:
     host: str
     user: str | None = None
     port: int = DEFAULT_SSH_PORT
+    # Where the server's Caddy answers HTTPS as seen from here (a rehearsal server
+    # publishes it elsewhere than 443).
+    https_port: int = DEFAULT_HTTPS_PORT
+    # Where SSH connects when that is not `host`, which then is only a name. The
+    # rehearsal server is "local" at "localhost": Ansible takes an inventory host
+    # called localhost for the controller itself.
+    address: str | None = None
+
+    @property
+    def ssh_host(self) -> str:
+        return self.address or self.host
 
     def to_json(self) -> dict:
         data: dict = {"host": self.host, "user": self.user}
         if self.port != DEFAULT_SSH_PORT:
-            data["port"] = self.port  # Dallinger ignores keys it does not know
+            data["port"] = self.port
+        if self.https_port != DEFAULT_HTTPS_PORT:
+            data["https_port"] = self.https_port
+        if self.address:
+            data["address"] = self.address
         return data
 
     @classmethod
@@ -53,6 +71,8 @@ class Server:
             host=str(data["host"]),
             user=data.get("user") or None,
             port=int(data.get("port") or DEFAULT_SSH_PORT),
+            https_port=int(data.get("https_port") or DEFAULT_HTTPS_PORT),
+            address=data.get("address") or None,
         )
 
 
@@ -136,6 +156,8 @@ class HostsStore:
             if server.user is not None:
                 validate.user(server.user)
             validate.port(server.port)
+            validate.port(server.https_port)
+            validate.host(server.ssh_host)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, DlgrError) as exc:
             raise HostsProblem(
                 f"The saved server file {path} is damaged ({exc}). "

@@ -55,15 +55,19 @@ class AppInfo:
         return asdict(self)
 
 
-def site_url(first_line: str) -> str:
-    """The URL a Caddy site file serves, from its first line `<address>[, ...] {`."""
+def site_url(first_line: str, https_port: int = 443) -> str:
+    """The URL a Caddy site file serves, from its first line `<address>[, ...] {`.
+
+    `https_port`: where the server's port 443 is reached from here (a rehearsal server).
+    """
     address = first_line.strip().removesuffix("{").strip()
     address = address.split(",")[0].split()[0] if address else ""
     if not address or address.startswith(("(", "{", "#", "import")):
         return UNKNOWN
     if address.startswith(("http://", "https://")):
         return address if address.endswith("/") else address + "/"
-    return f"https://{address}/"
+    port = "" if https_port == 443 or ":" in address else f":{https_port}"
+    return f"https://{address}{port}/"
 
 
 def parse_containers(lines: list[str]) -> list[dict]:
@@ -87,7 +91,7 @@ def app_names(sites: list[str], compose_dirs: list[str]) -> list[str]:
     return sorted(n for n in names if n and not n.startswith(".") and not n.endswith("~"))
 
 
-def apps_from_server(data: dict) -> list[AppInfo]:
+def apps_from_server(data: dict, https_port: int = 443) -> list[AppInfo]:
     """The apps.yml playbook's report for one server, running apps first."""
     # "<site file path>\t<its first line>", as awk prints them
     sites = dict(line.split("\t", 1) for line in data.get("sites") or [] if "\t" in line)
@@ -109,7 +113,7 @@ def apps_from_server(data: dict) -> list[AppInfo]:
             AppInfo(
                 name=name,
                 state=RUNNING if running else INACTIVE,
-                url=site_url(line) if line is not None else UNKNOWN,
+                url=site_url(line, https_port) if line is not None else UNKNOWN,
                 image=str(image),
             )
         )
@@ -241,7 +245,7 @@ def ssh_argv(
         argv.append("-t")  # Ctrl-C then reaches the remote command, not just ssh
     if server.user:
         argv += ["-l", server.user]
-    return [*argv, "--", server.host, shlex.join(remote)]
+    return [*argv, "--", server.ssh_host, shlex.join(remote)]
 
 
 STATS_FOLLOW_COMMAND = ["docker", "stats"]

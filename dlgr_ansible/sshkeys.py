@@ -1,5 +1,6 @@
 """Checks on the SSH private key (`server_pem`) before any connection is tried."""
 
+import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,3 +82,30 @@ def _load(path: Path):
             f"{path} is not an SSH private key in PEM or OpenSSH format. "
             "Point server_pem at a private key file (not the .pub file)."
         ) from exc
+
+
+def public_key_line(path: Path) -> str:
+    """The OpenSSH public key ("type base64") of a checked private key file."""
+    check_private_key(path)
+    public = _load(path.expanduser()).public_key()
+    return public.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+def create_key(path: Path) -> None:
+    """Write a new ed25519 private key (OpenSSH format, 0600, no passphrase) and its .pub."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    path.with_name(path.name + ".pub").write_bytes(public + b" dlgr-ansible\n")

@@ -1,6 +1,6 @@
 """Two builds of a real Dallinger experiment image for end-to-end tests.
 
-tests/images/experiment/ holds the recipe: Debian bookworm, python3-venv,
+examples/hello/ (also what `make demo` deploys) holds the recipe: Debian bookworm, python3-venv,
 ``pip install dallinger==12.4.0`` (constraints.txt pins the rest) and a minimal
 experiment at /experiment. It is built twice, differing only in the build arg
 EXPERIMENT_VERSION ("1" and "2": /experiment/VERSION, a label and the
@@ -26,23 +26,22 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.testbed.service_images import IMAGES_DIR, _label, context_hash
+from tests.testbed.service_images import _label, context_hash
 from tests.testbed.targets import (
-    BASE_BUILD,
     CONTEXT_LABEL,
+    REPO_ROOT,
     TestbedError,
     _docker,
-    base_image,
     docker_build,
+    ensure_base_image,
     ensure_docker,
     image_id,
 )
 
-EXPERIMENT_CONTEXT = IMAGES_DIR / "experiment"
+EXPERIMENT_CONTEXT = REPO_ROOT / "examples" / "hello"
 SUITE = "bookworm"  # what Dallinger's own images are based on
 EXPERIMENT_IMAGE = "dlgr-test/experiment"
 VERSIONS = ("1", "2")
@@ -61,20 +60,6 @@ def default_ca_bundle() -> Path | None:
     return SYSTEM_CA_BUNDLE if SYSTEM_CA_BUNDLE.is_file() else None
 
 
-def ensure_base_image(suite: str = SUITE) -> str:
-    """Build the offline base image of `suite` (tests/images/base/build.sh) unless it exists."""
-    base = base_image(suite)
-    proc = subprocess.run(
-        ["bash", str(BASE_BUILD)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BASE_IMAGE": base, "SUITE": suite},
-    )
-    if proc.returncode != 0:
-        raise TestbedError(f"building {base} failed:\n{proc.stderr.strip()}")
-    return base
-
-
 def _context_label(base_id: str | None, version: str) -> str:
     return f"{context_hash(EXPERIMENT_CONTEXT, base_id)}-v{version}"
 
@@ -87,7 +72,7 @@ def build_experiment_images(
     Up-to-date images are reused unless `force`, which rebuilds them without the
     layer cache. `ca_bundle`: see the module docstring. Returns the two tags.
     """
-    base = ensure_base_image()
+    base = ensure_base_image(SUITE)
     base_id = image_id(base)
     wanted = {f"{EXPERIMENT_IMAGE}:{v}": _context_label(base_id, v) for v in VERSIONS}
     stale = [tag for tag, label in wanted.items() if force or _label(tag) != label]

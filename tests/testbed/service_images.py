@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.testbed.targets import (
-    BASE_BUILD,
     BASE_IMAGE,
     CONTEXT_LABEL,
     REPO_ROOT,
     TestbedError,
     _docker,
     docker_build,
+    ensure_base_image,
     ensure_docker,
     image_id,
 )
@@ -100,18 +98,6 @@ def _package_version(image: str, package: str) -> str:
         package,
     )
     return proc.stdout.strip()
-
-
-def ensure_base_image() -> None:
-    """Build the offline base image (tests/images/base/build.sh) unless it exists."""
-    proc = subprocess.run(
-        ["bash", str(BASE_BUILD)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BASE_IMAGE": BASE_IMAGE},
-    )
-    if proc.returncode != 0:
-        raise TestbedError(f"building {BASE_IMAGE} failed:\n{proc.stderr.strip()}")
 
 
 def build_service_image(spec: ServiceImage, base_id: str | None, force: bool = False) -> bool:

@@ -3,38 +3,42 @@
 Used by the pytest fixtures in tests/conftest.py and usable on its own
 (``python -m tests.testbed.targets build|clean|start|stop``; Molecule's shared
 create/destroy playbooks in molecule/shared/ call ``start`` and ``stop``).
-Everything goes through the ``docker`` CLI with argv lists: the engine here is
-older than the client, the CLI negotiates that for us, and piping stdin into
-``docker exec`` is trivial.
+A target is the product's rehearsal server (dlgr_ansible.container_server, what
+`dlgr-ansible local-server` runs) built on an offline debootstrap base, plus a
+user without sudo; this module adds labels, ownership and clean-up for tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
-import secrets
 import socket
 import subprocess
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlgr_ansible import container_server
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENSURE_DOCKER = REPO_ROOT / "tests" / "testbed" / "ensure-docker.sh"
-BASE_BUILD = REPO_ROOT / "tests" / "images" / "base" / "build.sh"
+ENSURE_DOCKER = REPO_ROOT / "scripts" / "ensure-docker.sh"
 TARGET_CONTEXT = REPO_ROOT / "tests" / "images" / "target"
 
 SUITE = "trixie"  # Debian 13: the release the product is tested on first
 BASE_IMAGE = f"dlgr-test/debian-base:{SUITE}"
 TARGET_IMAGE = f"dlgr-test/target:{SUITE}"
+# Labels the test images (services, experiment) with their recipe hash.
+CONTEXT_LABEL = "dlgr-test.context"
 
 
 def base_image(suite: str = SUITE) -> str:
     return f"dlgr-test/debian-base:{suite}"
+
+
+def server_image(suite: str = SUITE) -> str:
+    """The product's rehearsal server image, built on the offline base."""
+    return f"dlgr-test/server:{suite}"
 
 
 def target_image(suite: str = SUITE) -> str:
@@ -42,39 +46,12 @@ def target_image(suite: str = SUITE) -> str:
 
 
 LABEL = "dlgr-test=1"
-CONTEXT_LABEL = "dlgr-test.context"
 # Who started a target: "pid:N" for a pytest session (its leftovers are removed once
 # that process is gone), anything else for targets whose owner cleans up itself.
 OWNER_LABEL = "dlgr-test.owner"
 USERS = ("dallinger", "nosudo")
-BANNER_TIMEOUT = 120.0
-
-# What systemd + a nested Docker engine need without --privileged (which
-# fails here: the VM's bounding set lacks CAP_SYS_RESOURCE). The host's cgroup
-# v1 tree is bind-mounted, so the cgroup namespace must be the host's: with a
-# private one, systemd believes it owns the root cgroup and every target
-# would share /system.slice with every other.
-RUN_FLAGS = (
-    "--cgroupns=host",
-    "--cap-add=ALL",
-    "--cap-drop=SYS_RESOURCE",
-    "--security-opt=seccomp=unconfined",
-    "--security-opt=apparmor=unconfined",
-    "--security-opt=systempaths=unconfined",
-    "--device-cgroup-rule=a *:* rwm",
-    "--tmpfs=/run",
-    "--tmpfs=/run/lock",
-    "--volume=/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    # A tty makes systemd print its boot progress, so `docker logs` shows it.
-    "--tty",
-    "--env=SYSTEMD_COLORS=0",
-)
-
-
-class TestbedError(RuntimeError):
-    """The test bed could not do what was asked; the message says why."""
-
-    __test__ = False  # not a pytest test class
+# The test bed fails with TestbedError; container_server's errors are the same kind.
+TestbedError = container_server.ContainerServerError
 
 
 @dataclass(frozen=True)
@@ -86,22 +63,10 @@ class Target:
     volume: str  # named volume at /var/lib/docker (nested engine)
 
 
-def _docker(
-    *args: str, input: str | None = None, check: bool = True, timeout: float | None = 600
-) -> subprocess.CompletedProcess[str]:
-    try:
-        proc = subprocess.run(
-            ["docker", *args], input=input, capture_output=True, text=True, timeout=timeout
-        )
-    except FileNotFoundError as exc:
-        raise TestbedError(
-            "docker CLI not found; run 'make deps' (apt-get install docker.io)"
-        ) from exc
-    if check and proc.returncode != 0:
-        raise TestbedError(
-            f"docker {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()}"
-        )
-    return proc
+_docker = container_server.docker
+image_id = container_server.image_id
+docker_build = container_server.build
+port_is_open = container_server.port_is_open
 
 
 def ensure_docker() -> None:
@@ -111,69 +76,25 @@ def ensure_docker() -> None:
         raise TestbedError(f"Docker engine unavailable:\n{proc.stderr.strip()}")
 
 
-def image_id(image: str) -> str | None:
-    proc = _docker("image", "inspect", "--format={{.Id}}", image, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-def _target_context_hash(base: str = BASE_IMAGE) -> str:
-    """Hash of the target's build context plus the base image id it builds on."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in TARGET_CONTEXT.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(TARGET_CONTEXT).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    digest.update(str(image_id(base)).encode())
-    return digest.hexdigest()[:16]
+def ensure_base_image(suite: str = SUITE) -> str:
+    """The offline (debootstrap) base image of `suite`, built unless it exists."""
+    tag = base_image(suite)
+    container_server.build_base(tag, suite)
+    return tag
 
 
 def build_images(force: bool = False, suite: str = SUITE) -> None:
-    """Build the base and target images of a Debian suite unless they exist and are up to date."""
-    base_tag, target_tag = base_image(suite), target_image(suite)
-    base = subprocess.run(
-        ["bash", str(BASE_BUILD), *(["--force"] if force else [])],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BASE_IMAGE": base_tag, "SUITE": suite},
-    )
-    if base.returncode != 0:
-        raise TestbedError(f"building {base_tag} failed:\n{base.stderr.strip()}")
+    """Build base, server and target images of a Debian suite unless they are up to date.
 
-    context = _target_context_hash(base_tag)
-    previous = image_id(target_tag)
-    if not force and previous:
-        label = f'--format={{{{index .Config.Labels "{CONTEXT_LABEL}"}}}}'
-        if _docker("image", "inspect", label, target_tag).stdout.strip() == context:
-            return
-    docker_build(
-        TARGET_CONTEXT,
-        base_tag,
-        *(["--no-cache"] if force else []),
-        f"--label={CONTEXT_LABEL}={context}",
-        f"--tag={target_tag}",
-    )
-    if previous and previous != image_id(target_tag):
-        _docker("rmi", previous, check=False)  # the outdated image, now untagged
-
-
-def docker_build(context: Path, base: str, *options: str) -> str:
-    """`docker build --quiet` FROM `base` with the classic builder; returns the image id."""
-    proc = subprocess.run(
-        ["docker", "build", "--quiet", f"--build-arg=BASE_IMAGE={base}", *options, str(context)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},  # BuildKit would try to pull a frontend
-    )
-    if proc.returncode != 0:
-        raise TestbedError(f"building {context.name} failed:\n{proc.stderr.strip()[-3000:]}")
-    return proc.stdout.strip().splitlines()[-1]
-
-
-def port_is_open(address: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    The server image is the product's (`dlgr-ansible local-server`) from the same
+    recipe; the target adds only the test user `nosudo`.
+    """
+    if force:
+        container_server.build_base(base_image(suite), suite, force=True)
+    base = ensure_base_image(suite)
+    server = server_image(suite)
+    container_server.build_cached(container_server.context_dir(), base, server, force)
+    container_server.build_cached(TARGET_CONTEXT, server, target_image(suite), force)
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -192,26 +113,6 @@ def free_loopback_address(first: int = 12, last: int = 254) -> str:
     raise TestbedError(f"no free loopback address in 127.0.0.{first}-{last}")
 
 
-def _read_banner(address: str, port: int) -> bytes:
-    try:
-        with socket.create_connection((address, port), timeout=2) as sock:
-            sock.settimeout(2)
-            return sock.recv(64)
-    except OSError:
-        return b""
-
-
-def _diagnostics(container: str) -> str:
-    state = _docker(
-        "inspect", "--format={{.State.Status}} (exit {{.State.ExitCode}})", container, check=False
-    )
-    logs = _docker("logs", "--tail=40", container, check=False)
-    return (
-        f"container state: {state.stdout.strip() or state.stderr.strip()}\n"
-        f"docker logs --tail 40 {container}:\n{logs.stdout}{logs.stderr}".replace("\r\n", "\n")
-    )
-
-
 def start_target(
     name: str,
     address: str,
@@ -228,83 +129,32 @@ def start_target(
     `web_address` and `web_ports` publish the target's 80/443 elsewhere than SSH: on
     127.0.0.1, names like `<app>.localhost` reach the target's Caddy.
     """
-    volume = f"{name}-docker-{secrets.token_hex(4)}"
-    owned_by = f"--label={OWNER_LABEL}={owner or f'pid:{os.getpid()}'}"
-    _docker("volume", "create", f"--label={LABEL}", owned_by, volume)
-    ports = [f"--publish={address}:{ssh_port}:22"]
+    owned_by = f"{OWNER_LABEL}={owner or f'pid:{os.getpid()}'}"
+    ports = [f"{address}:{ssh_port}:22"]
     if publish_web:
         web = web_address or address
-        ports += [f"--publish={web}:{web_ports[0]}:80", f"--publish={web}:{web_ports[1]}:443"]
-    with tempfile.TemporaryDirectory() as tmp:
-        # `docker run` can fail after creating the container (port in use): the
-        # cidfile names exactly what it created, never someone else's container.
-        cidfile = Path(tmp) / "cid"
-        try:
-            container = _docker(
-                "run",
-                "--detach",
-                f"--cidfile={cidfile}",
-                f"--name={name}",
-                f"--hostname={name}",
-                f"--label={LABEL}",
-                owned_by,
-                *RUN_FLAGS,
-                f"--volume={volume}:/var/lib/docker",
-                *ports,
-                target_image(suite),
-            ).stdout.strip()
-        except TestbedError:
-            created = cidfile.read_text().strip() if cidfile.exists() else ""
-            if created:
-                _docker("rm", "--force", "--volumes", created, check=False)
-            _docker("volume", "rm", "--force", volume, check=False)
-            raise
-    target = Target(
-        name=name, container=container, address=address, ssh_port=ssh_port, volume=volume
+        ports += [f"{web}:{web_ports[0]}:80", f"{web}:{web_ports[1]}:443"]
+    container = container_server.start(
+        name,
+        target_image(suite),
+        publish=ports,
+        labels=[LABEL, owned_by],
+        authorized_keys=authorized_keys,
+        users=USERS,
+        ssh=(address, ssh_port),
     )
-    try:
-        for user in USERS:
-            # Key text goes in on stdin, never into a command line.
-            install = ["install", f"--owner={user}", f"--group={user}", "--mode=600"]
-            path = f"/home/{user}/.ssh/authorized_keys"
-            _docker(
-                "exec",
-                "--interactive",
-                container,
-                *install,
-                "/dev/stdin",
-                path,
-                input=authorized_keys,
-            )
-        _wait_for_ssh(target)
-    except BaseException:
-        stop_target(target)
-        raise
-    return target
-
-
-def _wait_for_ssh(target: Target, timeout: float = BANNER_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _read_banner(target.address, target.ssh_port).startswith(b"SSH-2.0"):
-            return
-        running = _docker("inspect", "--format={{.State.Running}}", target.container, check=False)
-        if running.stdout.strip() != "true":
-            raise TestbedError(
-                f"target {target.name} stopped while booting\n{_diagnostics(target.container)}"
-            )
-        time.sleep(0.2)
-    raise TestbedError(
-        f"no SSH banner from {target.name} on {target.address}:{target.ssh_port} "
-        f"after {timeout:.0f} s\n{_diagnostics(target.container)}"
+    return Target(
+        name=name,
+        container=container.id,
+        address=address,
+        ssh_port=ssh_port,
+        volume=container.volume,
     )
 
 
 def stop_target(target: Target) -> None:
     """Shut the target down and remove its container and volume."""
-    _docker("stop", "--time=10", target.container, check=False)
-    _docker("rm", "--force", "--volumes", target.container, check=False)
-    _docker("volume", "rm", "--force", target.volume, check=False)
+    container_server.remove(container_server.Container(target.container, target.volume))
 
 
 def find_target(name: str) -> Target | None:

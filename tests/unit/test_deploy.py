@@ -139,3 +139,35 @@ def test_export_paths_and_checks(home):
         export.require_app_name(None)
     variables = export.destroy_variables("exp1", None)
     assert variables == {"dallinger_app_name": "exp1", "dallinger_destroy_backup": False}
+
+
+def test_a_server_on_another_https_port_gets_urls_with_that_port(home):
+    planned = plan(dns_host="localhost", https_port=8443)
+    assert planned.url == "https://exp1.localhost:8443/"
+    assert planned.variables["dallinger_app_https_port"] == 8443
+    assert plan().url == "https://exp1.example.org/"
+
+
+def test_tls_defaults_to_caddys_own_ca_only_for_names_this_machine_knows(home):
+    assert plan(dns_host="localhost", tls=None).variables["dallinger_app_tls"] == "internal"
+    assert plan(tls=None).variables["dallinger_app_tls"] == "acme"
+    assert plan({"tls": "internal"}, tls=None).variables["dallinger_app_tls"] == "internal"
+    with pytest.raises(DlgrError, match="'acme' or 'internal'"):
+        plan({"tls": "self-signed"}, tls=None)
+
+
+def test_the_dns_default_is_the_servers_address_not_its_name(home):
+    named = deploy.plan_deployment(
+        Config({}),
+        "local",
+        app_name="exp1",
+        image="lab/exp:1",
+        dns_host=None,
+        tls=None,
+        mode="sandbox",
+        update=False,
+        archive=None,
+        server_address="localhost",
+    )
+    assert named.url == "https://exp1.localhost/"
+    deploy.check_dns(named)  # *.localhost resolves here (nss-myhostname), port or not

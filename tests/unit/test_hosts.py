@@ -81,3 +81,18 @@ def test_default_locations_follow_home(tmp_path, monkeypatch):
     default = HostsStore.default()
     assert default.new_dir == tmp_path / ".dallinger" / "docker-ssh" / "hosts"
     assert default.old_dir == tmp_path / ".local" / "share" / "dallinger" / "hosts"
+
+
+def test_a_named_server_keeps_its_address_and_https_port(store):
+    local = Server("local", "dallinger", 2222, https_port=8443, address="localhost")
+    path = store.add(local)
+    assert json.loads(path.read_text()) == {
+        "host": "local",
+        "user": "dallinger",
+        "port": 2222,
+        "https_port": 8443,
+        "address": "localhost",
+    }
+    assert store.resolve("local") == local
+    assert local.ssh_host == "localhost"
+    assert Server("h.org").ssh_host == "h.org"

@@ -330,3 +330,8 @@ def test_cli_checks_before_connecting(home, args, text):
     assert_clean_error(invoke(*args), text)
     # Nothing was saved for a password that never reached a server.
     assert not (home / ".dallinger" / "dlgr-ansible").exists()
+
+
+def test_site_url_on_a_rehearsal_server_carries_its_https_port():
+    assert server_ops.site_url("demo.localhost {", 8443) == "https://demo.localhost:8443/"
+    assert server_ops.site_url("demo.localhost {", 443) == "https://demo.localhost/"

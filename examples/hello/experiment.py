@@ -1,4 +1,4 @@
-"""The smallest Dallinger experiment the dlgr-ansible test bed deploys.
+"""The smallest Dallinger experiment: what `make demo` deploys, and the test bed too.
 
 No networks and no pages of its own: Dallinger's defaults serve the ad,
 consent and participant routes. One extra route, GET /testbed/version,

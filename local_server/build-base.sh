@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Build the offline base image (no registry here): debootstrap + docker import.
-# Usage: build.sh [--force]   (env: BASE_IMAGE, SUITE, MIRROR)
+# Build a Debian base image without a registry: debootstrap + docker import.
+# For machines that cannot reach Docker Hub (`dlgr-ansible local-server up --offline`,
+# the test bed). Needs root and debootstrap.
+# Usage: build-base.sh [--force]   (env: BASE_IMAGE, SUITE, MIRROR)
 set -euo pipefail
 
-image=${BASE_IMAGE:-dlgr-test/debian-base:trixie}
+image=${BASE_IMAGE:-dlgr-ansible/debian-base:trixie}
 suite=${SUITE:-trixie}
 mirror=${MIRROR:-http://deb.debian.org/debian}
 force=0
@@ -19,7 +21,7 @@ if [ "$force" = 0 ] && [ -n "$previous" ]; then
 fi
 
 command -v debootstrap >/dev/null 2>&1 || {
-    echo "build.sh: debootstrap not found; run 'make deps' (or: apt-get install -y debootstrap)" >&2
+    echo "build-base.sh: debootstrap not found; install it (apt-get install -y debootstrap)" >&2
     exit 1
 }
 
