@@ -9,7 +9,6 @@ against Caddy's own root certificate. The tests run in order and share the serve
 import http.client
 import json
 import os
-import ssl
 import subprocess
 import sys
 import threading
@@ -28,9 +27,6 @@ APP, OTHER, SEEDED = "e2e-one", "e2e-two", "e2e-seeded"
 TRICKY = 'it\'s "quoted" $HOME ${HOME} `id` $(id); echo pwned\nsecond line\\n \\ end'
 SECRET = "aws-secret-" + os.urandom(6).hex()
 DALLINGER_PYTHON = REPO / ".venv-dallinger" / "bin" / "python"
-CADDY_ROOT = (
-    "/var/lib/docker/volumes/dallinger_caddy_data/_data/caddy/pki/authorities/local/root.crt"
-)
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +101,7 @@ def sql(server, database: str, query: str, app: str = "") -> str:
 
 def https(server, host: str, path: str, method="GET") -> tuple[int, str]:
     """A request to https://<host>/ as a browser would make it: DNS, port 443, verified TLS."""
-    root = targets.exec_in(server, "cat", CADDY_ROOT, check=True).stdout
-    context = ssl.create_default_context(cadata=root)
+    context = targets.caddy_tls(server)
     connection = http.client.HTTPSConnection(host, 443, context=context, timeout=30)
     try:
         connection.request(method, path)

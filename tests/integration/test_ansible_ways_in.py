@@ -7,7 +7,6 @@ reaches its Caddy from here (for /launch and for these checks) as it would in a 
 
 import http.client
 import re
-import ssl
 import subprocess
 import textwrap
 
@@ -19,10 +18,6 @@ from tests.integration.conftest import BIN_DIR
 from tests.testbed import experiment_image, service_images, targets
 
 pytestmark = pytest.mark.integration
-
-CADDY_ROOT = (
-    "/var/lib/docker/volumes/dallinger_caddy_data/_data/caddy/pki/authorities/local/root.crt"
-)
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +91,7 @@ def play(researcher, inventory, playbook, variables_file, cwd, env=None):
 
 def served(target, port: int, host: str) -> int:
     """GET /ad through Caddy, TLS verified against Caddy's own root."""
-    root = targets.exec_in(target, "cat", CADDY_ROOT, check=True).stdout
-    context = ssl.create_default_context(cadata=root)
+    context = targets.caddy_tls(target)
     connection = http.client.HTTPSConnection(host, port, context=context, timeout=30)
     try:
         connection.request("GET", "/ad?generate_tokens=1")

@@ -2,7 +2,6 @@
 
 import signal
 import socket
-import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -49,13 +48,7 @@ def changed(report: dict, target) -> int:
 
 def https_status(target, host: str, path: str) -> int:
     """GET over the published port 443, verified against Caddy's own root CA."""
-    root = targets.exec_in(
-        target,
-        "cat",
-        "/var/lib/docker/volumes/dallinger_caddy_data/_data/caddy/pki/authorities/local/root.crt",
-        check=True,
-    ).stdout
-    context = ssl.create_default_context(cadata=root)
+    context = targets.caddy_tls(target)
     with (
         socket.create_connection((target.address, 443), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname=host) as tls,

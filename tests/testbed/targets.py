@@ -15,11 +15,12 @@ import dataclasses
 import json
 import os
 import socket
+import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlgr_ansible import container_server
+from dlgr_ansible import container_server, local_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENSURE_DOCKER = REPO_ROOT / "scripts" / "ensure-docker.sh"
@@ -249,6 +250,12 @@ def exec_in(
     return _docker(
         "exec", *opts, target.container, *argv, input=input, check=check, timeout=timeout
     )
+
+
+def caddy_tls(target: Target) -> ssl.SSLContext:
+    """Verified TLS trusting the target's Caddy CA (`tls internal`), as a browser that imported it."""
+    root = exec_in(target, "cat", local_server.CADDY_ROOT, check=True).stdout
+    return ssl.create_default_context(cadata=root)
 
 
 def ssh_argv(target: Target, user: str, key: Path) -> list[str]:
