@@ -246,7 +246,8 @@ def app_report(plan: Deployment, deployed: dict) -> dict:
     }
     if plan.dashboard:
         report["dashboard_password_file"] = str(plan.dashboard.saved_in)
-        if plan.dashboard.new:
+        # Also when an earlier, failed try made it: nobody has seen it yet.
+        if plan.dashboard.new or report["created"]:
             report["dashboard_password"] = plan.dashboard.value
     return report
 

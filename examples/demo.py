@@ -86,13 +86,13 @@ def build_experiment(base: str) -> None:
         container_server.build(context, base, *options)
 
 
-def offline_settings() -> list[str]:
-    """-c pairs for a machine without Docker Hub: Debian's Docker packages (Docker's own
+def offline_settings() -> dict[str, str]:
+    """Config for a machine without Docker Hub: Debian's Docker packages (Docker's own
     repository is out of reach too) and the test bed's service images."""
     from tests.testbed import service_images
 
     service_images.build_service_images()
-    keys = {
+    return {
         "docker_engine_source": "distribution",
         "docker_postgresql_image": service_images.POSTGRES_IMAGE,
         "docker_caddy_image": service_images.CADDY_IMAGE,
@@ -100,7 +100,6 @@ def offline_settings() -> list[str]:
         "docker_redis_image": service_images.REDIS_IMAGE,
         "docker_pgbouncer_image": service_images.PGBOUNCER_IMAGE,
     }
-    return [part for key, value in keys.items() for part in ("-c", key, value)]
 
 
 def app_exists() -> bool:
@@ -125,7 +124,7 @@ def main() -> None:
     started = time.monotonic()
     online = docker_hub_reachable()
     if not online:
-        say("Docker Hub is not reachable: building base images with debootstrap")
+        say("Docker Hub is not reachable: base images come from debootstrap")
     say("Starting the rehearsal server")
     must(dlgr("local-server", "up", *([] if online else ["--offline"])))
 
@@ -135,10 +134,10 @@ def main() -> None:
         base = OFFLINE_BASE
         container_server.build_base(OFFLINE_BASE, "bookworm")
     build_experiment(base)
-    settings = [] if online else offline_settings()
+    settings = {} if online else offline_settings()
 
     update = app_exists()
-    say(f"{'Updating' if update else 'Deploying'} app {APP} (the first time takes minutes)")
+    say(f"Updating app {APP}" if update else f"Deploying app {APP} (this takes minutes)")
     must(
         dlgr(
             "sandbox",
@@ -148,7 +147,7 @@ def main() -> None:
             APP,
             "--image",
             IMAGE,
-            *settings,
+            *(part for key, value in settings.items() for part in ("-c", key, value)),
             *(["--update"] if update else []),
         )
     )
@@ -167,7 +166,7 @@ The demo experiment is running ({minutes:.1f} min; HTTP {status} from its entry 
 
   Open in a browser on this machine:
     {entry}
-  or: curl --cacert {cafile} '{entry}'
+  or: curl -L --cacert {cafile} '{entry}'
   The certificate comes from the rehearsal server's own CA ({cafile});
   trust it in your browser, or accept the warning once.
   Dashboard: {url}dashboard (user admin; the password was printed above
@@ -178,6 +177,13 @@ The demo experiment is running ({minutes:.1f} min; HTTP {status} from its entry 
     .venv/bin/dlgr-ansible local-server down
 """
     )
+    if settings:
+        lines = "\n".join(f"    {key} = {value}" for key, value in settings.items())
+        print(
+            "  Without Docker Hub, deploys of your own to this rehearsal server need the\n"
+            "  settings the demo used (add them to config.txt or ~/.dallingerconfig):\n"
+            f"{lines}\n"
+        )
 
 
 if __name__ == "__main__":

@@ -275,8 +275,9 @@ def test_export_round_trips_through_dallinger(lab, server):
 def test_server_views(lab, server):
     result, report = lab.run_json("apps")
     assert result.returncode == 0, result.stderr
-    states = {app["name"]: app["state"] for app in report["apps"]}
-    assert states.get(APP) == "running", report
+    found = {app["name"]: app for app in report["apps"]}
+    assert found[APP]["state"] == "running", report
+    assert found[APP]["url"] == f"https://{APP}.localhost/"
     for command in (["stats"], ["db-connections"]):
         done = lab.run(*command)
         assert done.returncode == 0, done.stderr
@@ -296,8 +297,14 @@ def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
         assert result.returncode == 0, report["errors"]
         backup = Path(report["backup"])
         assert backup.is_file()
-        assert backup.with_suffix(".pgdump").stat().st_size > 0
-        assert backup.with_name(backup.stem + "-files.tar.gz").is_file()
+        parts = [
+            backup,
+            backup.with_suffix(".pgdump"),
+            backup.with_name(backup.stem + "-files.tar.gz"),
+        ]
+        assert parts[1].stat().st_size > 0
+        # Unscrubbed personal data, every part of it: readable only by the researcher.
+        assert [oct(part.stat().st_mode & 0o777) for part in parts] == ["0o600"] * 3
         assert (
             on_server(server, f"docker ps -aq --filter label=com.docker.compose.project={app}")
             == ""

@@ -171,3 +171,13 @@ def test_the_dns_default_is_the_servers_address_not_its_name(home):
     )
     assert named.url == "https://exp1.localhost/"
     deploy.check_dns(named)  # *.localhost resolves here (nss-myhostname), port or not
+
+
+def test_the_dashboard_password_is_shown_when_the_app_is_created(home):
+    first = plan()
+    assert "dashboard_password" in deploy.app_report(first, {"created": False})
+    # A retry after a failed first deploy: the password file exists, the app is new.
+    retry = plan()
+    assert not retry.dashboard.new
+    assert "dashboard_password" in deploy.app_report(retry, {"created": True})
+    assert "dashboard_password" not in deploy.app_report(plan(), {"created": False})
