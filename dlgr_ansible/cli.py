@@ -330,8 +330,11 @@ def destroy(app: App, app_name, server, yes, no_backup, verbosity, as_json, keep
             results["backup"] = str(backup)
     app.report(outcome, run, as_json, results)
     if outcome.ok and not as_json:
-        where = f"; backup in {backup}" if results.get("backup") else ""
-        app.err.print(f"Removed {name} from {target.host}{where}.", soft_wrap=True)
+        where = f"; backup in {backup} (+ .pgdump, -files.tar.gz)" if results.get("backup") else ""
+        if outcome.state.stats().get(target.host, {}).get("changed"):
+            app.err.print(f"Removed {name} from {target.host}{where}.", soft_wrap=True)
+        else:
+            app.err.print(f"There was nothing of {name} on {target.host}.", soft_wrap=True)
 
 
 @cli.group()

@@ -1,7 +1,7 @@
 """Show a playbook run as it happens, and sum it up afterwards.
 
 On a terminal: a live panel with the play, the task, counts per host and the time.
-Elsewhere (CI logs, pipes): one line per task. With -v: Ansible's own output.
+Elsewhere (CI logs, pipes): one line per task that ran. With -v: Ansible's own output.
 Everything here goes to stderr, so `--json` keeps stdout for the JSON document.
 """
 
@@ -77,9 +77,16 @@ class Progress:
             stdout = event.get("stdout")
             if stdout:
                 self.console.print(Text(stdout), highlight=False)
-        elif state.task and state.task != self._last_task:
+        elif state.task and state.task != self._last_task and _ran(event):
             self._last_task = state.task
             self.console.print(Text(f"  {state.task}"), highlight=False)
+
+
+def _ran(event: dict) -> bool:
+    """A host result other than "skipped": a task that did not run on any server (such as
+    "Remove the app" during a deploy) is not worth a line, and would alarm."""
+    name = event.get("event", "")
+    return name.startswith("runner_") and name != "runner_on_start" and "skipped" not in name
 
 
 def run_with_progress(run: PlaybookRun, title: str, console: Console) -> RunOutcome:

@@ -38,7 +38,9 @@ networks:
   dallinger:
     external: true
 """
-DEMO_SITE = "# made by hand\n\ndemo1.stack.test {\n\ttls internal\n\treverse_proxy demo1_web:5000\n}\n"
+DEMO_SITE = (
+    "# made by hand\n\ndemo1.stack.test {\n\ttls internal\n\treverse_proxy demo1_web:5000\n}\n"
+)
 DEMO = "docker compose -f dallinger/demo1/docker-compose.yml"
 
 
