@@ -226,7 +226,8 @@ def _pull_if_missing(image: str) -> None:
     proc = container_server.docker("pull", image, check=False, timeout=900)
     if proc.returncode != 0:
         raise LocalServerError(
-            f"Cannot get {image} ({proc.stderr.strip().splitlines()[-1:]}). Without Docker Hub, "
+            f"Cannot get {image} ({(proc.stderr.strip().splitlines() or ['?'])[-1]}). "
+            "Without Docker Hub, "
             "use --offline (builds the base with debootstrap; needs root and debootstrap) "
             "or --base-image with a Debian trixie image you have."
         )
