@@ -1,0 +1,91 @@
+"""Cutting `docker save` archives, on archives made here in the same layout (no Docker)."""
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+
+import pytest
+
+from dlgr_ansible import layers
+
+
+def layer(content: bytes) -> tuple[bytes, str]:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("file")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    data = buffer.getvalue()
+    return data, "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def saved_image(path, contents: list[bytes]):
+    """A `docker save` archive as Docker 20.10 writes it: <v1id>/layer.tar, config, manifest."""
+    built = [layer(content) for content in contents]
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [d for _, d in built]}})
+    config_name = hashlib.sha256(config.encode()).hexdigest() + ".json"
+    files = {f"v1-{n}/layer.tar": data for n, (data, _) in enumerate(built)}
+    files |= {f"v1-{n}/VERSION": b"1.0" for n in range(len(built))}
+    files[config_name] = config.encode()
+    manifest = [
+        {"Config": config_name, "RepoTags": ["lab/exp:1"], "Layers": list(files)[: len(built)]}
+    ]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return [d for _, d in built]
+
+
+def names_in(cut: bytes) -> set[str]:
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(cut))) as tar:
+        return set(tar.getnames())
+
+
+def test_chain_ids_follow_the_moby_definition():
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    expected = "sha256:" + hashlib.sha256(f"{a} {b}".encode()).hexdigest()
+    assert layers.chain_ids([a, b]) == [a, expected]
+    assert layers.chain_ids([]) == []
+
+
+@pytest.mark.parametrize(
+    ("present_layers", "kept"),
+    [
+        (0, {"v1-0/layer.tar", "v1-1/layer.tar", "v1-2/layer.tar"}),
+        (2, {"v1-2/layer.tar"}),
+        (3, set()),
+    ],
+)
+def test_only_layers_above_the_servers_chain_are_kept(tmp_path, present_layers, kept):
+    diff_ids = saved_image(tmp_path / "image.tar", [b"base" * 1000, b"deps", b"experiment"])
+    present = set(layers.chain_ids(diff_ids)[:present_layers])
+    out = io.BytesIO()
+    cut = layers.cut_archive(tmp_path / "image.tar", present, out)
+    names = names_in(out.getvalue())
+    assert {n for n in names if n.endswith("layer.tar")} == kept
+    assert "manifest.json" in names  # and the config: docker load needs both
+    assert sum(n.endswith(".json") for n in names) == 2
+    assert cut.sent == diff_ids[present_layers:]
+    assert cut.layers == 3
+
+
+def test_a_layer_the_server_has_above_a_missing_one_is_still_sent(tmp_path):
+    diff_ids = saved_image(tmp_path / "image.tar", [b"base", b"deps", b"experiment"])
+    chains = layers.chain_ids(diff_ids)
+    out = io.BytesIO()
+    cut = layers.cut_archive(tmp_path / "image.tar", {chains[0], chains[2]}, out)
+    assert cut.sent == diff_ids[1:]
+
+
+def test_the_same_image_cuts_to_the_same_bytes(tmp_path):
+    diff_ids = saved_image(tmp_path / "image.tar", [b"base", b"experiment"])
+    present = set(layers.chain_ids(diff_ids)[:1])
+    first, second = io.BytesIO(), io.BytesIO()
+    layers.cut_archive(tmp_path / "image.tar", present, first)
+    layers.cut_archive(tmp_path / "image.tar", present, second)
+    assert first.getvalue() == second.getvalue()
