@@ -74,3 +74,24 @@ def cut_archive(saved: Path, present: set[str], out: BinaryIO) -> Cut:
                 if source is not None:
                     source.close()
     return Cut(layers=len(diff_ids), sent=diff_ids[first_missing:], skipped_bytes=skipped_bytes)
+
+
+# One command on the server: the ID and layers of every image it holds. Together with
+# the ID under the wanted name, this decides "already there" in one round trip.
+SERVER_QUERY = (
+    "docker image ls --all --quiet --no-trunc | sort -u | "
+    "xargs -r docker image inspect --format '{{.Id}} {{json .RootFS.Layers}}'"
+)
+
+
+def server_chains(listing: str) -> tuple[set[str], set[str]]:
+    """Image IDs and layer chain IDs on the server, from SERVER_QUERY's output."""
+    ids: set[str] = set()
+    chains: set[str] = set()
+    for line in listing.splitlines():
+        image_id, _, diff_ids = line.strip().partition(" ")
+        if not image_id or not diff_ids:
+            continue
+        ids.add(image_id)
+        chains.update(chain_ids(json.loads(diff_ids) or []))
+    return ids, chains

@@ -89,3 +89,11 @@ def test_the_same_image_cuts_to_the_same_bytes(tmp_path):
     layers.cut_archive(tmp_path / "image.tar", present, first)
     layers.cut_archive(tmp_path / "image.tar", present, second)
     assert first.getvalue() == second.getvalue()
+
+
+def test_the_servers_listing_gives_its_images_and_every_chain():
+    a, b, c = ("sha256:" + x * 64 for x in "abc")
+    listing = f"sha256:one {json.dumps([a, b])}\nsha256:two {json.dumps([a, c])}\n\n"
+    ids, chains = layers.server_chains(listing)
+    assert ids == {"sha256:one", "sha256:two"}
+    assert chains == {*layers.chain_ids([a, b]), *layers.chain_ids([a, c])}
