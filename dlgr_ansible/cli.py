@@ -27,7 +27,7 @@ from dlgr_ansible.export import (
     export_variables,
     require_app_name,
 )
-from dlgr_ansible.images import require_local
+from dlgr_ansible.images import delivery_lines, require_local
 from dlgr_ansible.inventory import render_inventory
 from dlgr_ansible.provision import (
     TLS_MODES,
@@ -356,7 +356,11 @@ def images_push(app: App, server, image, verbosity, as_json, keep_artifacts):
     run = server_run(
         "images.yml", app.server(server), app.config(), variables, verbosity, keep_artifacts
     )
-    app.report(app.execute(run, f"Sending {image} to {run.limit}"), run, as_json)
+    outcome = app.execute(run, f"Sending {image} to {run.limit}")
+    # On stderr like the progress, also with --json.
+    for line in delivery_lines(outcome.state.results):
+        app.err.print(line, highlight=False, soft_wrap=True)
+    app.report(outcome, run, as_json)
 
 
 for _command in [*cli_ops.COMMANDS, cli_local.local_server_group]:

@@ -46,3 +46,27 @@ def require_local(name: str) -> str:
             "registry."
         )
     return name
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "kB", "MB"):
+        if count < 1000:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
+
+
+def delivery_lines(results: dict) -> list[str]:
+    """What `docker_images` sent, layer by layer, from its `dlgr_images` stats."""
+    lines = []
+    for host, sent_images in (results.get("dlgr_images") or {}).items():
+        for image, sent in sent_images.items():
+            lines.append(f"{host}: {sent.get('msg', image)}")
+            layers = sent.get("layers") or []
+            for number, layer in enumerate(layers, 1):
+                where = "sent" if layer["sent"] else "on the server"
+                digest = layer["diff_id"].removeprefix("sha256:")[:12]
+                lines.append(
+                    f"  layer {number}/{len(layers)} {digest} {_size(layer['size']):>9}  {where}"
+                )
+    return lines

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import BIN_DIR, REPO, Researcher
+from tests.integration.conftest import REPO, Researcher, new_researcher
 from tests.testbed import experiment_image, service_images, targets
 
 pytestmark = pytest.mark.e2e
@@ -50,16 +50,9 @@ def server(testbed, ssh_key, images):
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, ssh_key, server) -> Researcher:
     """A researcher with a saved, provisioned server and the test images configured."""
-    root = tmp_path_factory.mktemp("lab")
-    home, tmp = root / "home", root / "tmp"
-    home.mkdir()
-    tmp.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ANSIBLE_"))}
-    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{BIN_DIR}{os.pathsep}{env['PATH']}")
-    person = Researcher(home=home, tmp=tmp, env=env)
-    person.configure(
-        server_pem=str(ssh_key),
-        docker_engine_source="distribution",
+    person = new_researcher(
+        tmp_path_factory.mktemp("lab"),
+        ssh_key,
         tls="internal",
         docker_postgresql_image=service_images.POSTGRES_IMAGE,
         docker_caddy_image=service_images.CADDY_IMAGE,

@@ -64,17 +64,22 @@ class Researcher:
         return self.home / ".dallinger" / "docker-ssh" / "hosts"
 
 
-@pytest.fixture
-def researcher(tmp_path, ssh_key) -> Researcher:
-    home, tmp = tmp_path / "home", tmp_path / "tmp"
+def new_researcher(root: Path, ssh_key: Path, **settings: str) -> Researcher:
+    """A researcher with a fresh HOME and TMPDIR under `root` and `settings` configured."""
+    home, tmp = root / "home", root / "tmp"
     home.mkdir()
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ANSIBLE_"))}
     env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{BIN_DIR}{os.pathsep}{env['PATH']}")
     person = Researcher(home=home, tmp=tmp, env=env)
     # Docker's own apt repository is unreachable here: targets get Debian's packages.
-    person.configure(server_pem=str(ssh_key), docker_engine_source="distribution")
+    person.configure(server_pem=str(ssh_key), docker_engine_source="distribution", **settings)
     return person
+
+
+@pytest.fixture
+def researcher(tmp_path, ssh_key) -> Researcher:
+    return new_researcher(tmp_path, ssh_key)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess, *phrases: str) -> None:

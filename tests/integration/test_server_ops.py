@@ -13,7 +13,12 @@ import time
 import bcrypt
 import pytest
 
-from tests.integration.conftest import BIN_DIR, Researcher, assert_clean_failure
+from tests.integration.conftest import (
+    BIN_DIR,
+    Researcher,
+    assert_clean_failure,
+    new_researcher,
+)
 from tests.testbed import service_images, targets
 
 pytestmark = pytest.mark.integration
@@ -50,15 +55,7 @@ def as_user(target, command: str, **options) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def person(tmp_path_factory, ssh_key) -> Researcher:
-    root = tmp_path_factory.mktemp("ops")
-    home, tmp = root / "home", root / "tmp"
-    home.mkdir()
-    tmp.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ANSIBLE_"))}
-    env.update(HOME=str(home), TMPDIR=str(tmp), PATH=f"{BIN_DIR}{os.pathsep}{env['PATH']}")
-    researcher = Researcher(home=home, tmp=tmp, env=env)
-    researcher.configure(server_pem=str(ssh_key), docker_engine_source="distribution", **SETTINGS)
-    return researcher
+    return new_researcher(tmp_path_factory.mktemp("ops"), ssh_key, **SETTINGS)
 
 
 @pytest.fixture(scope="module")

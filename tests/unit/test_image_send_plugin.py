@@ -1,14 +1,24 @@
-"""Cutting `docker save` archives, on archives made here in the same layout (no Docker)."""
+"""The docker_images role's send plugin: cutting `docker save` archives made here in the
+same layout, and reading the server's answer (fakes, no Docker, no server)."""
 
 import gzip
 import hashlib
+import importlib.util
 import io
 import json
+import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
-from dlgr_ansible import layers
+PLUGIN = (
+    Path(__file__).resolve().parents[2] / "roles/docker_images/action_plugins/docker_images_send.py"
+)
+_spec = importlib.util.spec_from_file_location("docker_images_send", PLUGIN)
+layers = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = layers  # dataclasses look their module up
+_spec.loader.exec_module(layers)
 
 
 def layer(content: bytes) -> tuple[bytes, str]:
@@ -70,8 +80,9 @@ def test_only_layers_above_the_servers_chain_are_kept(tmp_path, present_layers, 
     assert {n for n in names if n.endswith("layer.tar")} == kept
     assert "manifest.json" in names  # and the config: docker load needs both
     assert sum(n.endswith(".json") for n in names) == 2
-    assert cut.sent == diff_ids[present_layers:]
-    assert cut.layers == 3
+    assert [layer.diff_id for layer in cut if layer.sent] == diff_ids[present_layers:]
+    assert len(cut) == 3
+    assert all(layer.size > 0 for layer in cut)
 
 
 def test_a_layer_the_server_has_above_a_missing_one_is_still_sent(tmp_path):
@@ -79,7 +90,7 @@ def test_a_layer_the_server_has_above_a_missing_one_is_still_sent(tmp_path):
     chains = layers.chain_ids(diff_ids)
     out = io.BytesIO()
     cut = layers.cut_archive(tmp_path / "image.tar", {chains[0], chains[2]}, out)
-    assert cut.sent == diff_ids[1:]
+    assert [layer.diff_id for layer in cut if layer.sent] == diff_ids[1:]
 
 
 def test_the_same_image_cuts_to_the_same_bytes(tmp_path):
@@ -91,9 +102,56 @@ def test_the_same_image_cuts_to_the_same_bytes(tmp_path):
     assert first.getvalue() == second.getvalue()
 
 
-def test_the_servers_listing_gives_its_images_and_every_chain():
+def test_the_servers_answer_gives_its_images_and_every_chain():
     a, b, c = ("sha256:" + x * 64 for x in "abc")
+    mark = layers._MARK
     listing = f"sha256:one {json.dumps([a, b])}\nsha256:two {json.dumps([a, c])}\n\n"
-    ids, chains = layers.server_chains(listing)
-    assert ids == {"sha256:one", "sha256:two"}
-    assert chains == {*layers.chain_ids([a, b]), *layers.chain_ids([a, c])}
+    answer = f'[["Storage Driver","overlay2"]]\n{mark}\nsha256:one\n{mark}\n{listing}'
+    server = layers.parse_server(answer)
+    assert server.ids == {"sha256:one", "sha256:two"}
+    assert server.chains == {*layers.chain_ids([a, b]), *layers.chain_ids([a, c])}
+    assert server.current == "sha256:one"
+    assert not server.containerd_store
+
+
+def test_a_containerd_image_store_and_an_unnamed_image_are_recognised():
+    mark = layers._MARK
+    answer = f'[["driver-type","io.containerd.snapshotter.v1"]]\n{mark}\n{mark}\n'
+    server = layers.parse_server(answer)
+    assert server.containerd_store
+    assert server.current == ""
+    assert server.ids == set()
+
+
+def test_an_answer_without_the_marks_is_refused():
+    with pytest.raises(ValueError, match="unexpected answer"):
+        layers.parse_server("sh: docker: not found\n")
+
+
+def test_the_query_quotes_the_name_and_the_upload_directory():
+    query = layers.server_query("lab/exp:1; rm -rf /", "/var/tmp/it's")
+    assert "'lab/exp:1; rm -rf /'" in query
+    assert "'/var/tmp/it'\"'\"'s'" in query
+
+
+def test_the_cli_lists_each_layer_from_the_roles_stats():
+    from dlgr_ansible.images import delivery_lines
+
+    stats = {
+        "dlgr_images": {
+            "lab": {
+                "exp:2": {
+                    "msg": "exp:2: sent 1 of 2 layers, 2048 bytes compressed",
+                    "layers": [
+                        {"diff_id": "sha256:" + "a" * 64, "size": 74_100_000, "sent": False},
+                        {"diff_id": "sha256:" + "b" * 64, "size": 1_536, "sent": True},
+                    ],
+                }
+            }
+        }
+    }
+    lines = delivery_lines(stats)
+    assert lines[0] == "lab: exp:2: sent 1 of 2 layers, 2048 bytes compressed"
+    assert lines[1].split() == ["layer", "1/2", "a" * 12, "74.1", "MB", "on", "the", "server"]
+    assert lines[2].split() == ["layer", "2/2", "b" * 12, "1.5", "kB", "sent"]
+    assert delivery_lines({}) == []

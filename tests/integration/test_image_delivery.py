@@ -1,0 +1,157 @@
+"""`images push` sends only the layers a server lacks: against a real target with Docker,
+images built here on a real base, and faults made on the target (full disk, dropped SSH)."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.conftest import (
+    BIN_DIR,
+    Researcher,
+    assert_clean_failure,
+    new_researcher,
+)
+from tests.testbed import experiment_image, service_images, targets
+
+pytestmark = pytest.mark.integration
+
+IMAGE = "dlgr-test/delivery"
+BLOB = 300_000  # random, so gzip cannot shrink it: the top layer's size is known
+
+
+def as_user(target, command: str, **options) -> subprocess.CompletedProcess:
+    return targets.exec_in(target, "runuser", "-l", "dallinger", "-c", command, **options)
+
+
+def server_id(target, image: str) -> str:
+    return as_user(target, f"docker image inspect -f '{{{{.Id}}}}' {image}").stdout.strip()
+
+
+def local_id(image: str) -> str:
+    return subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def person(tmp_path_factory, ssh_key) -> Researcher:
+    return new_researcher(tmp_path_factory.mktemp("delivery"), ssh_key)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, testbed):
+    """Versions 1 to 3: the Redis stand-in plus a different random top layer each."""
+    service_images.build_service_images()
+    context = tmp_path_factory.mktemp("delivery-context")
+    (context / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM $BASE_IMAGE\nCOPY blob /blob\n")
+    names = [f"{IMAGE}:{version}" for version in ("1", "2", "3")]
+    for name in names:
+        (context / "blob").write_bytes(os.urandom(BLOB))
+        targets.docker_build(context, service_images.REDIS_IMAGE, f"--tag={name}")
+    yield names
+    subprocess.run(["docker", "rmi", *names, f"{IMAGE}:again"], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def server(testbed, ssh_key, person):
+    """A target with Docker (`servers add` installs it) and no images."""
+    address = targets.free_loopback_address(first=12)
+    target = targets.start_target(
+        f"dlgr-delivery-{address.rsplit('.', 1)[1]}",
+        address,
+        ssh_key.with_suffix(".pub").read_text(),
+    )
+    try:
+        added = person.run("servers", "add", "--host", address, "--user", "dallinger")
+        assert added.returncode == 0, added.stderr
+        yield target
+    finally:
+        targets.stop_target(target)
+
+
+def push(person: Researcher, server, image: str) -> tuple[subprocess.CompletedProcess, dict]:
+    result, report = person.run_json("images", "push", image)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, report["dlgr_images"][server.address][image]
+
+
+def uploads_left(person: Researcher, server) -> list[str]:
+    on_server = as_user(server, "ls -d /var/tmp/dlgr-image-* 2>/dev/null").stdout.split()
+    return on_server + [str(p) for p in person.tmp.glob("dlgr-image-*")]
+
+
+def test_an_update_sends_only_its_new_layer_and_a_rerun_nothing(person, server, images):
+    first, second, _ = images
+    _, sent = push(person, server, first)
+    assert all(layer["sent"] for layer in sent["layers"])
+    assert server_id(server, first) == local_id(first)
+
+    result, sent = push(person, server, second)
+    assert [layer["sent"] for layer in sent["layers"]][-2:] == [False, True]
+    assert sum(layer["sent"] for layer in sent["layers"]) == 1
+    # The random layer barely compresses; the rest is the image config and the tar framing.
+    assert BLOB < sent["sent_bytes"] < BLOB * 1.1 + 16_384
+    assert server_id(server, second) == local_id(second)
+    assert "on the server" in result.stderr
+    assert "sent 1 of" in result.stderr
+
+    result, report = person.run_json("images", "push", second)
+    assert result.returncode == 0
+    assert report["hosts"][server.address]["changed"] == 0
+    assert report["dlgr_images"][server.address][second]["msg"] == f"{second} is already there"
+
+    subprocess.run(["docker", "tag", second, f"{IMAGE}:again"], check=True)
+    _, sent = push(person, server, f"{IMAGE}:again")
+    assert sent["sent_bytes"] == 0
+    assert "had this build" in sent["msg"]
+    assert server_id(server, f"{IMAGE}:again") == local_id(second)
+    assert uploads_left(person, server) == []
+
+
+def test_a_full_disk_fails_clearly_and_a_rerun_succeeds(person, server, images):
+    third = images[2]
+    targets.exec_in(
+        server, "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", "/var/tmp", check=True
+    )
+    try:
+        result = person.run("images", "push", third)
+    finally:
+        targets.exec_in(server, "umount", "/var/tmp", check=True)
+    assert_clean_failure(result, f"Uploading {third} failed, nothing was loaded", "No space left")
+    assert server_id(server, third) == ""
+    push(person, server, third)
+    assert server_id(server, third) == local_id(third)
+    assert uploads_left(person, server) == []
+
+
+def test_a_connection_dropped_during_the_load_leaves_no_tagged_image(person, server):
+    big = experiment_image.build_experiment_images()[0]
+    push_run = subprocess.Popen(
+        [str(BIN_DIR / "dlgr-ansible"), "images", "push", big],
+        env=person.env,
+        cwd=person.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while targets.exec_in(server, "pgrep", "-u", "dallinger", "-f", "docker load").returncode:
+        assert push_run.poll() is None, push_run.communicate()
+        assert time.monotonic() < deadline, "the load never started"
+        time.sleep(0.1)
+    targets.exec_in(server, "pkill", "-KILL", "-u", "dallinger", check=True)
+    out, err = push_run.communicate(timeout=300)
+    assert_clean_failure(
+        subprocess.CompletedProcess([], push_run.returncode, out, err),
+        f"Loading {big} on the server failed: the SSH connection dropped",
+    )
+    assert server_id(server, big) == ""
+
+    push(person, server, big)
+    assert server_id(server, big) == local_id(big)
+    assert uploads_left(person, server) == []
