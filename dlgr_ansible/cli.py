@@ -6,7 +6,7 @@ import sys
 import click
 from rich.table import Table
 
-from dlgr_ansible import __version__, cli_local, cli_ops
+from dlgr_ansible import __version__, cli_local, cli_ops, validate
 from dlgr_ansible.cli_common import (
     App,
     Root,
@@ -27,7 +27,13 @@ from dlgr_ansible.export import (
     export_variables,
     require_app_name,
 )
-from dlgr_ansible.images import delivery_lines, require_local
+from dlgr_ansible.images import (
+    PASSWORD_ENV,
+    USERNAME_ENV,
+    delivery_lines,
+    registry_login,
+    require_local,
+)
 from dlgr_ansible.inventory import render_inventory
 from dlgr_ansible.provision import (
     TLS_MODES,
@@ -180,6 +186,27 @@ def provision(
         app.err.print(dozzle_message(results["dozzle"]), soft_wrap=True)
 
 
+def registry_options(command):
+    """How the server logs in to a private registry to pull the image."""
+    command = click.option(
+        "--keep-login",
+        is_flag=True,
+        help="Keep the registry login in the server's ~/.docker/config.json (0600). By "
+        "default it is removed right after the pull.",
+    )(command)
+    return click.option(
+        "--registry-user",
+        help=f"Log in to the image's registry as this user (or set {USERNAME_ENV}). The "
+        f"password comes from {PASSWORD_ENV} or a prompt, never from an option.",
+    )(command)
+
+
+def ask_password() -> str:
+    if not sys.stdin.isatty():
+        return ""
+    return click.prompt("Registry password", hide_input=True, err=True)
+
+
 def _deploy_command(name: str, mode: str):
     @cli.command(name)
     @app_option
@@ -204,6 +231,7 @@ def _deploy_command(name: str, mode: str):
         type=click.Path(exists=True, dir_okay=False),
         help="Export zip to seed the database.",
     )
+    @registry_options
     @playbook_options
     @pass_app
     def command(app: App, **options):
@@ -228,6 +256,8 @@ def deploy_app(
     server,
     update,
     archive,
+    registry_user,
+    keep_login,
     verbosity,
     as_json,
     keep_artifacts,
@@ -251,9 +281,9 @@ def deploy_app(
     domain = plan.variables["dallinger_app_dns_host"]
     tls = plan.variables["dallinger_app_tls"]
     variables, dozzle = server_variables(config, target.host, domain, tls)
-    run = server_run(
-        "deploy.yml", target, config, variables | plan.variables, verbosity, keep_artifacts
-    )
+    image = plan.variables["dallinger_app_image"]
+    variables |= plan.variables | registry_login(image, registry_user, keep_login, ask_password)
+    run = server_run("deploy.yml", target, config, variables, verbosity, keep_artifacts)
     verb = "Updating" if update else "Deploying"
     # The dashboard password is kept even when the run fails: the server may have it.
     outcome = app.execute(run, f"{verb} {plan.name} on {target.host}")
@@ -361,6 +391,27 @@ def images_push(app: App, server, image, verbosity, as_json, keep_artifacts):
     for line in delivery_lines(outcome.state.results):
         app.err.print(line, highlight=False, soft_wrap=True)
     app.report(outcome, run, as_json)
+
+
+@images.command("pull")
+@server_option
+@click.argument("image")
+@registry_options
+@playbook_options
+@pass_app
+def images_pull(
+    app: App, server, image, registry_user, keep_login, verbosity, as_json, keep_artifacts
+):
+    """Have a server pull an image from its registry, unless it has one of that name."""
+    validate.image(image)
+    variables = {
+        "docker_images_names": [image],
+        **registry_login(image, registry_user, keep_login, ask_password),
+    }
+    run = server_run(
+        "images.yml", app.server(server), app.config(), variables, verbosity, keep_artifacts
+    )
+    app.report(app.execute(run, f"Pulling {image} on {run.limit}"), run, as_json)
 
 
 for _command in [*cli_ops.COMMANDS, cli_local.local_server_group]:

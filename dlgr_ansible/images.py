@@ -1,4 +1,7 @@
-"""What the researcher's local Docker engine can provide to a server."""
+"""What the researcher's local Docker engine can provide to a server, and the registry
+login for the images the server pulls."""
+
+import os
 
 import docker
 from docker.errors import DockerException, ImageNotFound
@@ -70,3 +73,38 @@ def delivery_lines(results: dict) -> list[str]:
                     f"  layer {number}/{len(layers)} {digest} {_size(layer['size']):>9}  {where}"
                 )
     return lines
+
+
+USERNAME_ENV = "DLGR_REGISTRY_USERNAME"
+PASSWORD_ENV = "DLGR_REGISTRY_PASSWORD"  # noqa: S105 (a variable name)
+
+
+def registry_of(image: str) -> str:
+    """The registry an image reference names, as Docker reads it (docker.io by default)."""
+    first, slash, _ = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def registry_login(image: str, username: str | None, keep: bool, ask_password) -> dict:
+    """Role variables for the server's login to `image`'s registry. The password comes
+    from the environment or `ask_password()`, never from an option: options are visible
+    to every user of this machine (ps) and stay in shell histories."""
+    username = username or os.environ.get(USERNAME_ENV, "")
+    password = os.environ.get(PASSWORD_ENV, "")
+    if password and not username:
+        raise ImageProblem(f"{PASSWORD_ENV} is set but no user name: set {USERNAME_ENV} too.")
+    if not username:
+        return {}
+    password = password or ask_password()
+    if not password:
+        raise ImageProblem(
+            f"No registry password for {username}: set {PASSWORD_ENV}, or run in a terminal "
+            "to be asked."
+        )
+    login = {"registry": registry_of(image), "username": username, "password": password}
+    return {
+        "docker_images_registry_logins": [login],
+        "docker_images_registry_keep_login": keep,
+    }

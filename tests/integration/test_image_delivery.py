@@ -1,7 +1,10 @@
 """`images push` sends only the layers a server lacks: against a real target with Docker,
 images built here on a real base, and faults made on the target (full disk, dropped SSH)."""
 
+import base64
+import dataclasses
 import os
+import secrets
 import subprocess
 import time
 
@@ -13,11 +16,12 @@ from tests.integration.conftest import (
     assert_clean_failure,
     new_researcher,
 )
-from tests.testbed import experiment_image, service_images, targets
+from tests.testbed import experiment_image, registry, service_images, targets
 
 pytestmark = pytest.mark.integration
 
 IMAGE = "dlgr-test/delivery"
+USER, PASSWORD = "lab", f"pw-{secrets.token_hex(12)}"
 BLOB = 300_000  # random, so gzip cannot shrink it: the top layer's size is known
 
 
@@ -155,3 +159,60 @@ def test_a_connection_dropped_during_the_load_leaves_no_tagged_image(person, ser
     push(person, server, big)
     assert server_id(server, big) == local_id(big)
     assert uploads_left(person, server) == []
+
+
+@pytest.fixture(scope="module")
+def private_image(person, server, images):
+    """The registry in the target, holding version 1 under a login; the target lacks it."""
+    registry.start_registry(server, USER, PASSWORD)
+    push(person, server, images[0])
+    reference = f"{registry.ADDRESS}/lab/experiment:1"
+    registry.publish(server, images[0], reference, USER, PASSWORD)
+    assert server_id(server, reference) == ""
+    return reference
+
+
+def with_login(person: Researcher, password: str) -> Researcher:
+    login = {"DLGR_REGISTRY_USERNAME": USER, "DLGR_REGISTRY_PASSWORD": password}
+    return dataclasses.replace(person, env={**person.env, **login})
+
+
+def secret_files(server, *secrets_: str) -> list[str]:
+    """Files on the server that hold any of `secrets_`, outside Docker's own data."""
+    pattern = " ".join(f"-e {s}" for s in secrets_)
+    found = targets.exec_in(
+        server, "sh", "-c", f"grep -rlF {pattern} /home /root /tmp /var/tmp /etc 2>/dev/null"
+    )
+    return found.stdout.split()
+
+
+def test_a_private_registry_login_pulls_without_leaking(person, server, private_image):
+    refused = with_login(person, "not-the-password").run("images", "pull", private_image)
+    assert_clean_failure(refused, "could not pull it", "401")
+    assert server_id(server, private_image) == ""
+
+    result = with_login(person, PASSWORD).run(
+        "images", "pull", private_image, "-vvv", "--keep-artifacts"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert server_id(server, private_image) != ""
+    encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert PASSWORD not in result.stdout + result.stderr
+    artifacts = next(person.tmp.glob("dlgr-ansible-*"))
+    leaked = [
+        path
+        for path in artifacts.rglob("*")
+        if path.is_file()
+        and (PASSWORD.encode() in path.read_bytes() or encoded.encode() in path.read_bytes())
+    ]
+    assert leaked == []
+    # By default the login is gone with the pull: no Docker config, no private copy.
+    assert secret_files(server, PASSWORD, encoded) == []
+    assert as_user(server, "ls -d /tmp/dlgr-docker-config-* 2>/dev/null").stdout == ""
+
+    as_user(server, f"docker rmi {private_image}", check=True)
+    kept = with_login(person, PASSWORD).run("images", "pull", private_image, "--keep-login")
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert secret_files(server, encoded) == ["/home/dallinger/.docker/config.json"]
+    mode = as_user(server, "stat -c %a .docker .docker/config.json").stdout.split()
+    assert mode == ["700", "600"]
