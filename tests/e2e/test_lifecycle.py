@@ -6,6 +6,8 @@ browsers do). The CLI runs as a real process with its own HOME; HTTPS is verifie
 against Caddy's own root certificate. The tests run in order and share the server.
 """
 
+import base64
+import dataclasses
 import http.client
 import json
 import os
@@ -18,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import REPO, Researcher, new_researcher
-from tests.testbed import experiment_image, service_images, targets
+from tests.testbed import experiment_image, registry, service_images, targets
 
 pytestmark = pytest.mark.e2e
 
-APP, OTHER, SEEDED = "e2e-one", "e2e-two", "e2e-seeded"
+APP, OTHER, SEEDED, PRIVATE = "e2e-one", "e2e-two", "e2e-seeded", "e2e-private"
 # Arrives in the container exactly as given and never runs anything.
 TRICKY = 'it\'s "quoted" $HOME ${HOME} `id` $(id); echo pwned\nsecond line\\n \\ end'
 SECRET = "aws-secret-" + os.urandom(6).hex()
@@ -232,6 +234,42 @@ def test_apps_are_kept_apart(lab, server, images):
     assert ports <= {"80", "443"}, published
 
 
+def test_deploy_pulls_from_a_private_registry_without_leaking_the_login(lab, server, images):
+    user, password = "lab", f"registry-{os.urandom(8).hex()}"
+    registry.start_registry(server, user, password)
+    private = f"{registry.ADDRESS}/lab/experiment:2"
+    registry.publish(server, images[1], private, user, password, keep_image=True)
+    login = {"DLGR_REGISTRY_USERNAME": user, "DLGR_REGISTRY_PASSWORD": password}
+    watcher = ProcessWatcher(server)
+    watcher.start()
+    try:
+        result, report = deploy(
+            dataclasses.replace(lab, env={**lab.env, **login}),
+            *("--app", PRIVATE, "--image", private, "--keep-artifacts"),
+        )
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    assert result.returncode == 0, result.stderr
+    status, _ = https(server, f"{PRIVATE}.localhost", "/ad?generate_tokens=1")
+    assert status in (200, 302)
+    web_image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {PRIVATE}-web-1")
+    assert web_image.strip() == private
+
+    encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
+    assert password not in result.stdout + result.stderr
+    for path in Path(report["artifacts"]).rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [s for s in (password, encoded) if s in text], path
+    assert not [line for line in watcher.seen if password in line]
+    # The login was used for the pull and removed with it.
+    leaks = targets.exec_in(
+        server, "sh", "-c", f"grep -rlF -e {password} -e {encoded} /home /root /tmp /var/tmp /etc"
+    )
+    assert leaks.stdout == ""
+
+
 def test_export_round_trips_through_dallinger(lab, server):
     result, report = lab.run_json("export", "--app", APP)
     assert result.returncode == 0, report["errors"]
@@ -285,7 +323,7 @@ def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
     refused = lab.run("destroy", "--app", APP)
     assert refused.returncode != 0
     assert "--yes" in refused.stderr
-    for app in (APP, OTHER, SEEDED):
+    for app in (APP, OTHER, SEEDED, PRIVATE):
         result, report = lab.run_json("destroy", "--app", app, "--yes")
         assert result.returncode == 0, report["errors"]
         backup = Path(report["backup"])

@@ -216,3 +216,31 @@ def test_a_private_registry_login_pulls_without_leaking(person, server, private_
     assert secret_files(server, encoded) == ["/home/dallinger/.docker/config.json"]
     mode = as_user(server, "stat -c %a .docker .docker/config.json").stdout.split()
     assert mode == ["700", "600"]
+
+
+def test_a_containerd_image_store_gets_whole_images_once(researcher, make_target, images):
+    """Docker 29's default store on new installs, here Docker 26 with the feature on."""
+    target = make_target()
+    added = researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
+    assert added.returncode == 0, added.stderr
+    targets.exec_in(
+        target,
+        "sh",
+        "-c",
+        'echo \'{"features": {"containerd-snapshotter": true}}\' > /etc/docker/daemon.json'
+        " && systemctl restart docker",
+        check=True,
+    )
+    assert "containerd.snapshotter" in as_user(target, "docker info").stdout
+    first, second, _ = images
+    for image in (first, second):
+        result, report = researcher.run_json("images", "push", image)
+        assert result.returncode == 0, result.stdout + result.stderr
+        sent = report["dlgr_images"][target.address][image]
+        assert sent["whole"]
+        assert all(layer["sent"] for layer in sent["layers"])
+        # Its own ID for the build; the name is what counts.
+        assert server_id(target, image) != ""
+    result, report = researcher.run_json("images", "push", first)
+    assert report["hosts"][target.address]["changed"] == 0
+    assert report["dlgr_images"][target.address][first]["msg"] == f"{first} is already there"

@@ -77,12 +77,16 @@ def start_registry(target, username: str, password: str) -> str:
     return ADDRESS
 
 
-def publish(target, image: str, reference: str, username: str, password: str) -> None:
+def publish(
+    target, image: str, reference: str, username: str, password: str, keep_image=False
+) -> None:
     """Push `image` (already on the target's Docker) to the registry as `reference`, then
-    remove both names and the login from the target, so a pull must fetch it."""
+    remove the login and `reference` (and `image` unless kept) from the target, so a pull
+    must fetch it."""
+    names = f"{reference}" if keep_image else f"{image} {reference}"
     script = (
         f"docker login {ADDRESS} -u {username} --password-stdin >/dev/null"
         f" && docker tag {image} {reference} && docker push -q {reference} >/dev/null"
-        f" && docker logout {ADDRESS} >/dev/null && docker rmi -f {image} {reference} >/dev/null"
+        f" && docker logout {ADDRESS} >/dev/null && docker rmi {names} >/dev/null"
     )
     targets.exec_in(target, "sh", "-c", script, input=password + "\n", check=True)

@@ -105,12 +105,17 @@ def test_the_same_image_cuts_to_the_same_bytes(tmp_path):
 def test_the_servers_answer_gives_its_images_and_every_chain():
     a, b, c = ("sha256:" + x * 64 for x in "abc")
     mark = layers._MARK
-    listing = f"sha256:one {json.dumps([a, b])}\nsha256:two {json.dumps([a, c])}\n\n"
-    answer = f'[["Storage Driver","overlay2"]]\n{mark}\nsha256:one\n{mark}\n{listing}'
+    listing = (
+        f"sha256:one 2026-11-21T10:00:00Z {json.dumps([a, b])}\n"
+        f"sha256:two 2026-11-21T11:00:00.5Z {json.dumps([a, c])}\n\n"
+    )
+    named = f"sha256:one 2026-11-21T10:00:00Z {json.dumps([a, b])}"
+    answer = f'[["Storage Driver","overlay2"]]\n{mark}\n{named}\n{mark}\n{listing}'
     server = layers.parse_server(answer)
-    assert server.ids == {"sha256:one", "sha256:two"}
+    assert [image.id for image in server.images] == ["sha256:one", "sha256:two"]
     assert server.chains == {*layers.chain_ids([a, b]), *layers.chain_ids([a, c])}
-    assert server.current == "sha256:one"
+    assert server.current.id == "sha256:one"
+    assert server.current.diff_ids == (a, b)
     assert not server.containerd_store
 
 
@@ -119,8 +124,24 @@ def test_a_containerd_image_store_and_an_unnamed_image_are_recognised():
     answer = f'[["driver-type","io.containerd.snapshotter.v1"]]\n{mark}\n{mark}\n'
     server = layers.parse_server(answer)
     assert server.containerd_store
-    assert server.current == ""
-    assert server.ids == set()
+    assert server.current is None
+    assert server.images == []
+
+
+def test_a_build_is_recognised_under_another_stores_id():
+    """The containerd store names a build by its manifest's digest, not its config's."""
+    a = "sha256:" + "a" * 64
+    local = layers.parse_image(f"sha256:config 2026-11-21T10:00:00.1Z {json.dumps([a])}")
+    loaded = layers.parse_image(f"sha256:manifest 2026-11-21T10:00:00.1Z {json.dumps([a])}")
+    rebuilt = layers.parse_image(f"sha256:other 2026-11-21T10:05:00Z {json.dumps([a])}")
+    assert local.same_build(loaded)
+    assert not local.same_build(rebuilt)
+    mark = layers._MARK
+    server = layers.parse_server(
+        f"[]\n{mark}\n{mark}\nsha256:manifest 2026-11-21T10:00:00.1Z {json.dumps([a])}\n"
+    )
+    assert server.holds(local) == loaded
+    assert server.holds(rebuilt) is None
 
 
 def test_an_answer_without_the_marks_is_refused():

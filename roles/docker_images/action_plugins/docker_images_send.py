@@ -94,9 +94,13 @@ def cut_archive(saved: Path, present: set[str], out: BinaryIO) -> list[Layer]:
     ]
 
 
+# An image as `docker image inspect` shows it: ID, creation time and layers (diff IDs).
+_IMAGE_FORMAT = "'{{.Id}} {{.Created}} {{json .RootFS.Layers}}'"
+
+
 def server_query(name: str, upload_parent: str) -> str:
-    """One command: clear old uploads, then the image store kind, the ID under `name`, and
-    the ID and layers of every image the server holds."""
+    """One command: clear old uploads, then the image store kind, the wanted image and
+    every image the server holds."""
     parent = shlex.quote(upload_parent)
     return "; ".join(
         [
@@ -104,37 +108,58 @@ def server_query(name: str, upload_parent: str) -> str:
             " -exec rm -rf {} + 2>/dev/null",
             "docker info --format '{{json .DriverStatus}}'",
             f"echo {_MARK}",
-            f"docker image inspect --format '{{{{.Id}}}}' {shlex.quote(name)} 2>/dev/null",
+            f"docker image inspect --format {_IMAGE_FORMAT} {shlex.quote(name)} 2>/dev/null",
             f"echo {_MARK}",
             "docker image ls --all --quiet --no-trunc | sort -u"
-            " | xargs -r docker image inspect --format '{{.Id}} {{json .RootFS.Layers}}'",
+            f" | xargs -r docker image inspect --format {_IMAGE_FORMAT}",
         ]
     )
 
 
 @dataclass(frozen=True)
+class Image:
+    id: str
+    # The containerd image store shows another ID (its manifest's digest) for the same
+    # build, so a build is also recognised by its creation time and layers.
+    build: str
+    diff_ids: tuple[str, ...]
+
+    def same_build(self, other: Image) -> bool:
+        return self.id == other.id or self.build == other.build
+
+
+def parse_image(line: str) -> Image | None:
+    image_id, created, diff_ids = ([*line.strip().split(" ", 2), "", ""])[:3]
+    if not image_id.startswith("sha256:") or not diff_ids:
+        return None
+    layers = tuple(json.loads(diff_ids) or [])
+    return Image(image_id, f"{created} {' '.join(layers)}", layers)
+
+
+@dataclass(frozen=True)
 class ServerImages:
     containerd_store: bool
-    current: str  # the image ID under the wanted name, or ""
-    ids: set[str]
+    current: Image | None  # the image under the wanted name
+    images: list[Image]
     chains: set[str]
+
+    def holds(self, image: Image) -> Image | None:
+        """The server's copy of this build, under any name."""
+        return next((held for held in self.images if held.same_build(image)), None)
 
 
 def parse_server(output: str) -> ServerImages:
     parts = output.split(_MARK)
     if len(parts) != 3:
         raise ValueError("unexpected answer")
-    ids: set[str] = set()
+    images = [image for line in parts[2].splitlines() if (image := parse_image(line))]
     chains: set[str] = set()
-    for line in parts[2].splitlines():
-        image_id, _, diff_ids = line.strip().partition(" ")
-        if image_id and diff_ids:
-            ids.add(image_id)
-            chains.update(chain_ids(json.loads(diff_ids) or []))
+    for image in images:
+        chains.update(chain_ids(list(image.diff_ids)))
     return ServerImages(
         containerd_store="io.containerd.snapshotter" in parts[0],
-        current=parts[1].strip(),
-        ids=ids,
+        current=parse_image(parts[1]),
+        images=images,
         chains=chains,
     )
 
@@ -173,17 +198,22 @@ class ActionModule(ActionBase):
         parent = self._task.args.get("upload_parent", "/var/tmp")  # noqa: S108 (server side, mktemp dir)
         if not isinstance(name, str) or not name:
             raise AnsibleActionFail("name: the image to send is required")
-        image = _local_image(name)
+        local = _local_image(name)
+        attrs = local.attrs
+        image = parse_image(
+            f"{local.id} {attrs['Created']} {json.dumps(attrs['RootFS']['Layers'])}"
+        )
         server = self._inspect_server(name, parent)
+        held = server.holds(image)
         result.update(image=name, image_id=image.id, sent_bytes=0, layers=[], whole=False)
-        if server.current == image.id:
+        if server.current is not None and server.current.same_build(image):
             result.update(changed=False, msg=f"{name} is already there")
-        elif image.id in server.ids:
-            self._shell(f"docker tag {image.id} {shlex.quote(name)}", "Naming the image")
+        elif held is not None:
+            self._shell(f"docker tag {held.id} {shlex.quote(name)}", "Naming the image")
             result.update(changed=True, msg=f"{name}: the server had this build; named it")
         else:
             present = set() if server.containerd_store else server.chains
-            result.update(self._send(image, name, parent, present))
+            result.update(self._send(local, name, parent, present))
             result.update(changed=True, whole=server.containerd_store)
         result["seconds"] = round(time.monotonic() - started, 3)
         return result
@@ -197,7 +227,13 @@ class ActionModule(ActionBase):
                 "image was named; run the command again."
             ) from error
         if answer["rc"] != 0:
-            detail = (answer.get("stderr") or answer.get("stdout") or "").strip()
+            # Without a terminal, ssh's own notice comes first; the command's message counts.
+            output = f"{answer.get('stdout') or ''}\n{answer.get('stderr') or ''}"
+            detail = " ".join(
+                line.strip()
+                for line in output.splitlines()
+                if line.strip() and not line.startswith("Shared connection to")
+            )
             raise AnsibleActionFail(f"{doing} on the server failed: {detail or 'no message'}")
         return answer.get("stdout") or ""
 
@@ -235,10 +271,12 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(
                     f"Uploading {name} failed, nothing was loaded: {error}"
                 ) from error
-            # Tagged only once loaded: a failed load leaves no name pointing at a part.
+            # Named only once loaded: a failed load leaves no name pointing at a part. The
+            # ID comes from docker load, as the containerd image store has its own.
             self._shell(
-                f"docker load --quiet --input {shlex.quote(upload)} >/dev/null"
-                f" && docker tag {image.id} {shlex.quote(name)}",
+                f"loaded=$(docker load --quiet --input {shlex.quote(upload)})"
+                ' && id=${loaded##*Loaded image ID: } && test -n "$id"'
+                f' && docker tag "$id" {shlex.quote(name)}',
                 f"Loading {name}",
             )
             sent = [layer for layer in layers if layer.sent]
