@@ -5,6 +5,7 @@ import base64
 import dataclasses
 import os
 import secrets
+import signal
 import subprocess
 import time
 
@@ -159,6 +160,36 @@ def test_a_connection_dropped_during_the_load_leaves_no_tagged_image(person, ser
     push(person, server, big)
     assert server_id(server, big) == local_id(big)
     assert uploads_left(person, server) == []
+
+
+def test_ctrl_c_while_preparing_leaves_nothing_and_a_rerun_succeeds(person, server):
+    image = experiment_image.build_experiment_images()[1]
+    assert server_id(server, image) == ""
+    interrupted = subprocess.Popen(
+        [str(BIN_DIR / "dlgr-ansible"), "images", "push", image],
+        env=person.env,
+        cwd=person.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # The plugin's own directory in the run's private one: `docker save` has begun.
+    deadline = time.monotonic() + 120
+    while not list(person.tmp.glob("dlgr-ansible-*/tmp/dlgr-image-*")):
+        assert interrupted.poll() is None, interrupted.communicate()
+        assert time.monotonic() < deadline, "the save never started"
+        time.sleep(0.05)
+    interrupted.send_signal(signal.SIGINT)
+    _, err = interrupted.communicate(timeout=120)
+    assert_clean_failure(
+        subprocess.CompletedProcess([], interrupted.returncode, "", err), "Interrupted"
+    )
+    assert list(person.tmp.iterdir()) == []
+    assert server_id(server, image) == ""
+    assert uploads_left(person, server) == []
+
+    push(person, server, image)
+    assert server_id(server, image) == local_id(image)
 
 
 @pytest.fixture(scope="module")
