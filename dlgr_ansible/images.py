@@ -92,7 +92,8 @@ def registry_login(image: str, username: str | None, keep: bool, ask_password) -
     from the environment or `ask_password()`, never from an option: options are visible
     to every user of this machine (ps) and stay in shell histories."""
     username = username or os.environ.get(USERNAME_ENV, "")
-    password = os.environ.get(PASSWORD_ENV, "")
+    # Out of the environment that ansible-runner records: the vars file carries it.
+    password = os.environ.pop(PASSWORD_ENV, "")
     if password and not username:
         raise ImageProblem(f"{PASSWORD_ENV} is set but no user name: set {USERNAME_ENV} too.")
     if not username:

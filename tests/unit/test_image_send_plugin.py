@@ -102,14 +102,17 @@ def test_the_same_image_cuts_to_the_same_bytes(tmp_path):
     assert first.getvalue() == second.getvalue()
 
 
+SETTINGS = '[["PATH=/bin"],["run", "it"],null,{"lab": "x"},"/experiment",""]'
+
+
 def test_the_servers_answer_gives_its_images_and_every_chain():
     a, b, c = ("sha256:" + x * 64 for x in "abc")
     mark = layers._MARK
     listing = (
-        f"sha256:one 2026-11-21T10:00:00Z {json.dumps([a, b])}\n"
-        f"sha256:two 2026-11-21T11:00:00.5Z {json.dumps([a, c])}\n\n"
+        f"sha256:one 2026-11-21T10:00:00Z {json.dumps([a, b])} {SETTINGS}\n"
+        f"sha256:two 2026-11-21T11:00:00.5Z {json.dumps([a, c])} {SETTINGS}\n\n"
     )
-    named = f"sha256:one 2026-11-21T10:00:00Z {json.dumps([a, b])}"
+    named = f"sha256:one 2026-11-21T10:00:00Z {json.dumps([a, b])} {SETTINGS}"
     answer = f'[["Storage Driver","overlay2"]]\n{mark}\n{named}\n{mark}\n{listing}'
     server = layers.parse_server(answer)
     assert [image.id for image in server.images] == ["sha256:one", "sha256:two"]
@@ -128,20 +131,61 @@ def test_a_containerd_image_store_and_an_unnamed_image_are_recognised():
     assert server.images == []
 
 
-def test_a_build_is_recognised_under_another_stores_id():
+def test_a_build_is_recognised_under_another_stores_id_only_there():
     """The containerd store names a build by its manifest's digest, not its config's."""
     a = "sha256:" + "a" * 64
-    local = layers.parse_image(f"sha256:config 2026-11-21T10:00:00.1Z {json.dumps([a])}")
-    loaded = layers.parse_image(f"sha256:manifest 2026-11-21T10:00:00.1Z {json.dumps([a])}")
-    rebuilt = layers.parse_image(f"sha256:other 2026-11-21T10:05:00Z {json.dumps([a])}")
-    assert local.same_build(loaded)
-    assert not local.same_build(rebuilt)
+    when = "2026-11-21T10:00:00.1Z"
+    local = layers.image_from(
+        "sha256:config",
+        when,
+        [a],
+        [["PATH=/bin"], ["run", "it"], None, {"lab": "x"}, "/experiment", ""],
+    )
+    loaded = layers.parse_image(f"sha256:manifest {when} {json.dumps([a])} {SETTINGS}")
+    other_cmd = layers.parse_image(
+        f"sha256:other {when} {json.dumps([a])} {SETTINGS.replace('it', 'that')}"
+    )
+    assert local.same_build(loaded, loosely=True)
+    assert not local.same_build(loaded, loosely=False)
+    assert not local.same_build(other_cmd, loosely=True)  # same time and layers, new CMD
     mark = layers._MARK
     server = layers.parse_server(
-        f"[]\n{mark}\n{mark}\nsha256:manifest 2026-11-21T10:00:00.1Z {json.dumps([a])}\n"
+        f"[]\n{mark}\n{mark}\nsha256:manifest {when} {json.dumps([a])} {SETTINGS}\n"
     )
-    assert server.holds(local) == loaded
-    assert server.holds(rebuilt) is None
+    assert server.holds(local, loosely=True) == loaded
+    assert server.holds(local, loosely=False) is None
+
+
+def test_a_layer_used_twice_is_kept_when_a_sent_layer_needs_it(tmp_path):
+    """Docker 20.10 saves a repeated (e.g. empty) layer as a symlink to its first copy."""
+    data, diff_id = layer(b"")
+    other, other_id = layer(b"experiment")
+    files = {"v1-0/layer.tar": data, "v1-1/layer.tar": other}
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [diff_id, other_id, diff_id]}})
+    files["config.json"] = config.encode()
+    manifest = [
+        {
+            "Config": "config.json",
+            "RepoTags": None,
+            "Layers": ["v1-0/layer.tar", "v1-1/layer.tar", "v1-2/layer.tar"],
+        }
+    ]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    with tarfile.open(tmp_path / "image.tar", "w") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+        link = tarfile.TarInfo("v1-2/layer.tar")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../v1-0/layer.tar"
+        tar.addfile(link)
+    present = set(layers.chain_ids([diff_id, other_id, diff_id])[:2])
+    out = io.BytesIO()
+    cut = layers.cut_archive(tmp_path / "image.tar", present, out)
+    assert [layer.sent for layer in cut] == [False, False, True]
+    assert {"v1-0/layer.tar", "v1-2/layer.tar"} <= names_in(out.getvalue())
+    assert "v1-1/layer.tar" not in names_in(out.getvalue())
 
 
 def test_an_answer_without_the_marks_is_refused():

@@ -1,6 +1,8 @@
 """Registry logins for pulled images, from the environment or a prompt (fake prompt, no
 server)."""
 
+import os
+
 import pytest
 
 from dlgr_ansible.images import ImageProblem, registry_login, registry_of
@@ -38,6 +40,7 @@ def test_the_login_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("DLGR_REGISTRY_USERNAME", "lab")
     monkeypatch.setenv("DLGR_REGISTRY_PASSWORD", "pw")
     variables = registry_login("ghcr.io/lab/exp:1", None, True, never_asked)
+    assert "DLGR_REGISTRY_PASSWORD" not in os.environ  # ansible-runner records the environment
     assert variables == {
         "docker_images_registry_logins": [
             {"registry": "ghcr.io", "username": "lab", "password": "pw"}

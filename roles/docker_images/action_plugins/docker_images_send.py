@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import json
 import os
+import posixpath
 import shlex
 import shutil
 import tarfile
@@ -73,7 +74,14 @@ def cut_archive(saved: Path, present: set[str], out: BinaryIO) -> list[Layer]:
             (i for i, chain in enumerate(chain_ids(diff_ids)) if chain not in present),
             len(diff_ids),
         )
-        skip = set(layer_files[:first_missing])
+        # A layer used twice (empty layers often are) is one file, or a symlink to the
+        # first copy: keep whatever a sent layer needs.
+        needed = set(layer_files[first_missing:])
+        for member in archive.getmembers():
+            if member.name in needed and member.issym():
+                target = posixpath.join(posixpath.dirname(member.name), member.linkname)
+                needed.add(posixpath.normpath(target))
+        skip = set(layer_files[:first_missing]) - needed
         sizes = {}
         # mtime=0: the same cut gives the same bytes, which keeps transfers comparable.
         with (
@@ -94,8 +102,14 @@ def cut_archive(saved: Path, present: set[str], out: BinaryIO) -> list[Layer]:
     ]
 
 
-# An image as `docker image inspect` shows it: ID, creation time and layers (diff IDs).
-_IMAGE_FORMAT = "'{{.Id}} {{.Created}} {{json .RootFS.Layers}}'"
+# An image as `docker image inspect` shows it: ID, creation time, layers (diff IDs) and
+# the settings a build can change without a new layer.
+_SETTINGS = ("Env", "Cmd", "Entrypoint", "Labels", "WorkingDir", "User")
+_IMAGE_FORMAT = (
+    "'{{.Id}} {{.Created}} {{json .RootFS.Layers}} ["
+    + ",".join(f"{{{{json .Config.{key}}}}}" for key in _SETTINGS)
+    + "]'"
+)
 
 
 def server_query(name: str, upload_parent: str) -> str:
@@ -104,14 +118,15 @@ def server_query(name: str, upload_parent: str) -> str:
     parent = shlex.quote(upload_parent)
     return "; ".join(
         [
-            f"find {parent} -maxdepth 1 -name 'dlgr-image-*' -user \"$(id -u)\" -mmin +60"
+            f"find {parent} -maxdepth 1 -name 'dlgr-image-*' -user \"${{SUDO_UID:-$(id -u)}}\" -mmin +60"
             " -exec rm -rf {} + 2>/dev/null",
-            "docker info --format '{{json .DriverStatus}}'",
+            "docker info --format '{{json .DriverStatus}}' || exit 3",
             f"echo {_MARK}",
             f"docker image inspect --format {_IMAGE_FORMAT} {shlex.quote(name)} 2>/dev/null",
             f"echo {_MARK}",
+            # An image removed meanwhile is no reason to fail.
             "docker image ls --all --quiet --no-trunc | sort -u"
-            f" | xargs -r docker image inspect --format {_IMAGE_FORMAT}",
+            f" | xargs -r docker image inspect --format {_IMAGE_FORMAT} 2>/dev/null || true",
         ]
     )
 
@@ -120,20 +135,27 @@ def server_query(name: str, upload_parent: str) -> str:
 class Image:
     id: str
     # The containerd image store shows another ID (its manifest's digest) for the same
-    # build, so a build is also recognised by its creation time and layers.
-    build: str
+    # build, so there a build is recognised by its creation time, layers and settings.
+    build: tuple
     diff_ids: tuple[str, ...]
 
-    def same_build(self, other: Image) -> bool:
-        return self.id == other.id or self.build == other.build
+    def same_build(self, other: Image, loosely: bool) -> bool:
+        return self.id == other.id or (loosely and self.build == other.build)
+
+
+def image_from(image_id: str, created: str, diff_ids: list, settings: list) -> Image:
+    layers = tuple(diff_ids or [])
+    # Stores differ in writing an unset setting as null or as empty.
+    build = (created, layers, *(json.dumps(value or None, sort_keys=True) for value in settings))
+    return Image(image_id, build, layers)
 
 
 def parse_image(line: str) -> Image | None:
-    image_id, created, diff_ids = ([*line.strip().split(" ", 2), "", ""])[:3]
-    if not image_id.startswith("sha256:") or not diff_ids:
+    image_id, created, rest = ([*line.strip().split(" ", 2), "", ""])[:3]
+    if not image_id.startswith("sha256:") or not rest:
         return None
-    layers = tuple(json.loads(diff_ids) or [])
-    return Image(image_id, f"{created} {' '.join(layers)}", layers)
+    diff_ids, end = json.JSONDecoder().raw_decode(rest)
+    return image_from(image_id, created, diff_ids, json.loads(rest[end:].strip() or "[]"))
 
 
 @dataclass(frozen=True)
@@ -143,9 +165,9 @@ class ServerImages:
     images: list[Image]
     chains: set[str]
 
-    def holds(self, image: Image) -> Image | None:
+    def holds(self, image: Image, loosely: bool) -> Image | None:
         """The server's copy of this build, under any name."""
-        return next((held for held in self.images if held.same_build(image)), None)
+        return next((held for held in self.images if held.same_build(image, loosely)), None)
 
 
 def parse_server(output: str) -> ServerImages:
@@ -175,7 +197,8 @@ def _local_image(name: str):
         ) from error
     try:
         client = docker.from_env()
-        return client.images.get(name)
+        driver = json.dumps(client.info().get("DriverStatus") or [])
+        return client.images.get(name), "io.containerd.snapshotter" in driver
     except ImageNotFound as error:
         raise AnsibleActionFail(
             f"The image {name} is not in the controller's Docker engine. Build or pull it "
@@ -195,21 +218,31 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         started = time.monotonic()
         name = self._task.args.get("name")
-        parent = self._task.args.get("upload_parent", "/var/tmp")  # noqa: S108 (server side, mktemp dir)
+        # On the server; uploads go into a private mktemp directory below it.
+        parent = self._task.args.get("upload_parent") or "/var/tmp"  # noqa: S108
+        if not isinstance(parent, str):
+            raise AnsibleActionFail("upload_parent: a directory on the server is required")
+        parent = posixpath.normpath(parent)
         if not isinstance(name, str) or not name:
             raise AnsibleActionFail("name: the image to send is required")
-        local = _local_image(name)
+        local, local_containerd = _local_image(name)
         attrs = local.attrs
-        image = parse_image(
-            f"{local.id} {attrs['Created']} {json.dumps(attrs['RootFS']['Layers'])}"
+        image = image_from(
+            local.id,
+            attrs.get("Created", ""),
+            (attrs.get("RootFS") or {}).get("Layers") or [],
+            [(attrs.get("Config") or {}).get(key) for key in _SETTINGS],
         )
         server = self._inspect_server(name, parent)
-        held = server.holds(image)
+        loosely = server.containerd_store or local_containerd
+        held = server.holds(image, loosely)
         result.update(image=name, image_id=image.id, sent_bytes=0, layers=[], whole=False)
-        if server.current is not None and server.current.same_build(image):
+        if server.current is not None and server.current.same_build(image, loosely):
             result.update(changed=False, msg=f"{name} is already there")
         elif held is not None:
-            self._shell(f"docker tag {held.id} {shlex.quote(name)}", "Naming the image")
+            self._shell(
+                f"docker tag {shlex.quote(held.id)} {shlex.quote(name)}", "Naming the image"
+            )
             result.update(changed=True, msg=f"{name}: the server had this build; named it")
         else:
             present = set() if server.containerd_store else server.chains
@@ -218,9 +251,10 @@ class ActionModule(ActionBase):
         result["seconds"] = round(time.monotonic() - started, 3)
         return result
 
-    def _shell(self, command: str, doing: str) -> str:
+    def _shell(self, command: str, doing: str, sudoable: bool = True) -> str:
+        # Files are uploaded as the SSH user, so their directory is made without become.
         try:
-            answer = self._low_level_execute_command(command, sudoable=True)
+            answer = self._low_level_execute_command(command, sudoable=sudoable)
         except AnsibleConnectionFailure as error:
             raise AnsibleActionFail(
                 f"{doing} on the server failed: the SSH connection dropped ({error}). No "
@@ -247,7 +281,17 @@ class ActionModule(ActionBase):
                 "is Docker installed there and the SSH user in group docker?"
             ) from error
 
+    def _still_wanted(self, parent_pid: int) -> None:
+        """Stop when ansible-playbook is gone (Ctrl-C in ansible-runner ends it, not this
+        worker): an interrupted push must not go on to change the server."""
+        if os.getppid() != parent_pid:
+            raise AnsibleActionFail("Interrupted before the image reached the server.")
+
     def _send(self, image, name: str, parent: str, present: set[str]) -> dict:
+        from docker.errors import DockerException  # present: _local_image imported it
+
+        parent_pid = os.getppid()
+
         local_dir = tempfile.mkdtemp(prefix="dlgr-image-")  # 0700
         remote_dir = ""
         try:
@@ -259,18 +303,22 @@ class ActionModule(ActionBase):
             with packed.open("wb") as out:
                 layers = cut_archive(saved, present, out)
             saved.unlink()
+            self._still_wanted(parent_pid)
             remote_dir = self._shell(
                 f"umask 077 && mkdir -p {shlex.quote(parent)}"
                 f" && mktemp -d {shlex.quote(parent)}/dlgr-image-XXXXXXXX",
                 "Making an upload directory",
+                sudoable=False,
             ).strip()
             upload = f"{remote_dir}/image.tar.gz"
+            self._still_wanted(parent_pid)
             try:
                 self._connection.put_file(str(packed), upload)
             except AnsibleError as error:
                 raise AnsibleActionFail(
                     f"Uploading {name} failed, nothing was loaded: {error}"
                 ) from error
+            self._still_wanted(parent_pid)
             # Named only once loaded: a failed load leaves no name pointing at a part. The
             # ID comes from docker load, as the containerd image store has its own.
             self._shell(
@@ -286,7 +334,7 @@ class ActionModule(ActionBase):
                 "msg": f"{name}: sent {len(sent)} of {len(layers)} layers,"
                 f" {packed.stat().st_size} bytes compressed",
             }
-        except OSError as error:
+        except (OSError, ValueError, KeyError, tarfile.TarError, DockerException) as error:
             raise AnsibleActionFail(f"Sending {name} failed: {error}") from error
         finally:
             shutil.rmtree(local_dir, ignore_errors=True)
@@ -294,5 +342,5 @@ class ActionModule(ActionBase):
                 # When the connection is gone, the next run removes old uploads.
                 with contextlib.suppress(AnsibleError):
                     self._low_level_execute_command(
-                        f"rm -rf {shlex.quote(remote_dir)}", sudoable=True
+                        f"rm -rf {shlex.quote(remote_dir)}", sudoable=False
                     )
