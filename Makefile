@@ -4,9 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Dallinger itself, in its own venv (its pins must not shape ours): the tests check
-# that it reads what we write (the data extra: dallinger.data reads our exports).
+# that it reads what we write (the data extra: dallinger.data reads our exports), and
+# dlgr-ansible[dallinger] there builds an experiment's image with Dallinger's code.
 DALLINGER_VENV ?= .venv-dallinger
-DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-data
+DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-dlgr
 
 .PHONY: deps system-deps lint unit molecule test demo clean
 
@@ -21,9 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-$(DALLINGER_STAMP):
+$(DALLINGER_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(DALLINGER_VENV)
-	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger[data]==12.4.0'
+	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger[data]==12.4.0' -e '.[dallinger]'
 	touch $@
 
 lint: $(STAMP)

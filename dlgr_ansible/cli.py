@@ -2,11 +2,13 @@
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from dlgr_ansible import __version__, cli_local, cli_ops, validate
+from dlgr_ansible.build import build_experiment_image, directory_to_build
 from dlgr_ansible.cli_common import (
     App,
     Root,
@@ -17,7 +19,13 @@ from dlgr_ansible.cli_common import (
     playbook_options,
     server_option,
 )
-from dlgr_ansible.deploy import app_report, check_dns, deploy_summary, plan_deployment
+from dlgr_ansible.deploy import (
+    app_report,
+    check_dns,
+    deploy_summary,
+    plan_deployment,
+    with_image,
+)
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import (
     backup_path,
@@ -231,6 +239,14 @@ def _deploy_command(name: str, mode: str):
         type=click.Path(exists=True, dir_okay=False),
         help="Export zip to seed the database.",
     )
+    @click.option(
+        "--ca-bundle",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="DLGR_CA_BUNDLE",
+        help="CA bundle for pip when the image is built here (TLS-intercepting proxies); "
+        "it reaches the experiment's Dockerfile as build-ca/ca-certificates.crt. Or set "
+        "DLGR_CA_BUNDLE.",
+    )
     @registry_options
     @playbook_options
     @pass_app
@@ -258,12 +274,14 @@ def deploy_app(
     archive,
     registry_user,
     keep_login,
+    ca_bundle,
     verbosity,
     as_json,
     keep_artifacts,
 ):
     config = app.config(config_pairs)
     target = app.server(server)
+    build_here = directory_to_build(image, config.get("docker_image_name"))
     plan = plan_deployment(
         config,
         target.host,
@@ -276,8 +294,13 @@ def deploy_app(
         archive=archive,
         https_port=target.https_port,
         server_address=target.ssh_host,
+        build=build_here is not None,
     )
     check_dns(plan)
+    if build_here:
+        app.err.print(f"Building the experiment in {build_here} with Dallinger", markup=False)
+        built = build_experiment_image(build_here, plan.name, ca_bundle, app.err_line)
+        plan = with_image(plan, built)
     domain = plan.variables["dallinger_app_dns_host"]
     tls = plan.variables["dallinger_app_tls"]
     variables, dozzle = server_variables(config, target.host, domain, tls)

@@ -54,6 +54,10 @@ class App:
             )
             return self.store().resolve(exc.choices[picked - 1])
 
+    def err_line(self, text: str) -> None:
+        """A line of someone else's output (Dallinger's), shown as it is."""
+        self.err.print(text, markup=False, highlight=False, soft_wrap=True)
+
     def execute(self, run: PlaybookRun, title: str) -> RunOutcome:
         """Run a playbook with progress on stderr."""
         return run_with_progress(run, title, self.err)

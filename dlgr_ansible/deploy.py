@@ -5,7 +5,7 @@ import ipaddress
 import secrets
 import socket
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -180,8 +180,10 @@ def plan_deployment(
     archive: str | None,
     https_port: int = 443,
     server_address: str | None = None,
+    build: bool = False,
 ) -> Deployment:
-    """Everything a deploy needs, checked before anything connects."""
+    """Everything a deploy needs, checked before anything connects. With `build` and no
+    image given or configured, the image is set later by `with_image`."""
     archive_path = Path(archive).absolute() if archive else None
     if archive_path and update:
         raise DlgrError(
@@ -189,9 +191,13 @@ def plan_deployment(
         )
     name = choose_name(app_name, archive_path)
     image = image or config.get("docker_image_name")
-    if not image:
-        raise DlgrError("Which image? Give --image NAME, or set docker_image_name in config.txt.")
-    image = validate.image(image)
+    if not image and not build:
+        raise DlgrError(
+            "Which image? Give --image NAME, set docker_image_name in config.txt, or run "
+            "deploy in the experiment's directory to build it there (needs Dallinger: "
+            "pip install 'dlgr-ansible[dallinger]')."
+        )
+    image = validate.image(image) if image else ""
     domain = resolve_dns_host(dns_host, config, server_address or server_host)
     tls = tls or config.get("tls") or default_tls(domain)
     if tls not in ("acme", "internal"):
@@ -217,13 +223,10 @@ def plan_deployment(
         "dallinger_app_archive": str(archive_path or ""),
         "dallinger_app_https_port": https_port,
     }
-    images = [image]
     for key, variable in IMAGE_KEYS.items():
         if config.get(key):
             variables[variable] = validate.image(config.get(key))
-            images.append(variables[variable])
-    variables["dallinger_app_images_from_controller"] = locally_available(images)
-    return Deployment(
+    plan = Deployment(
         name=name,
         server=server_host,
         url=f"https://{name}.{domain}{'' if https_port == 443 else f':{https_port}'}/",
@@ -231,6 +234,20 @@ def plan_deployment(
         dashboard=dashboard,
         variables=variables,
     )
+    return with_image(plan, image) if image else plan
+
+
+def with_image(plan: Deployment, image: str) -> Deployment:
+    """`plan` deploying `image`, sent from this machine's Docker when it has it."""
+    variables = dict(plan.variables)
+    variables["dallinger_app_image"] = image
+    variables["dallinger_app_environment"] = {
+        **variables["dallinger_app_environment"],
+        "docker_image_name": image,
+    }
+    images = [image] + [variables[v] for v in IMAGE_KEYS.values() if v in variables]
+    variables["dallinger_app_images_from_controller"] = locally_available(images)
+    return replace(plan, variables=variables)
 
 
 def app_report(plan: Deployment, deployed: dict) -> dict:

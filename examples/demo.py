@@ -78,12 +78,10 @@ def build_experiment(base: str) -> None:
     with tempfile.TemporaryDirectory(prefix="dlgr-demo-") as tmp:
         context = Path(tmp) / "hello"
         shutil.copytree(EXPERIMENT, context)
-        options = [f"--tag={IMAGE}"]
         bundle = ca_bundle()
         if bundle is not None:
             shutil.copyfile(bundle, context / "build-ca" / "ca-certificates.crt")
-            options.append("--build-arg=PIP_CERT=/build-ca/ca-certificates.crt")
-        container_server.build(context, base, *options)
+        container_server.build(context, base, f"--tag={IMAGE}")
 
 
 def offline_settings() -> dict[str, str]:

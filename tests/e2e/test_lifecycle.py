@@ -11,6 +11,7 @@ import dataclasses
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,16 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, Researcher, new_researcher
+from tests.integration.conftest import REPO, Researcher, assert_clean_failure, new_researcher
 from tests.testbed import experiment_image, registry, service_images, targets
 
 pytestmark = pytest.mark.e2e
 
-APP, OTHER, SEEDED, PRIVATE = "e2e-one", "e2e-two", "e2e-seeded", "e2e-private"
+APP, OTHER, SEEDED, PRIVATE, BUILT = "e2e-one", "e2e-two", "e2e-seeded", "e2e-private", "e2e-built"
 # Arrives in the container exactly as given and never runs anything.
 TRICKY = 'it\'s "quoted" $HOME ${HOME} `id` $(id); echo pwned\nsecond line\\n \\ end'
 SECRET = "aws-secret-" + os.urandom(6).hex()
 DALLINGER_PYTHON = REPO / ".venv-dallinger" / "bin" / "python"
+# Where `make deps` installs dlgr-ansible[dallinger]: Dallinger builds the image.
+WITH_DALLINGER = DALLINGER_PYTHON.parent
+BUILT_IMAGES = "dlgr-examples/hello"  # docker_image_base_name in examples/hello/config.txt
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +72,12 @@ def lab(tmp_path_factory, ssh_key, server) -> Researcher:
     return person
 
 
-def deploy(lab, *args):
+def deploy(lab, *args, **options):
     start = time.monotonic()
     # A first deploy sends the whole stack and the experiment image: minutes on a busy machine.
-    result, report = lab.run_json("deploy", "--dns-host", "localhost", *args, timeout=1200)
+    result, report = lab.run_json(
+        "deploy", "--dns-host", "localhost", *args, timeout=1200, **options
+    )
     report["seconds"] = round(time.monotonic() - start, 1)
     print(f"deploy {' '.join(args)}: {report['seconds']} s", file=sys.stderr)
     # Failures are explained in the report; the progress lines on stderr only name tasks.
@@ -270,6 +276,87 @@ def test_deploy_pulls_from_a_private_registry_without_leaking_the_login(lab, ser
     assert leaks.stdout == ""
 
 
+def experiment_directory(root: Path) -> Path:
+    """examples/hello as a researcher has it, built on the test bed's offline base
+    (Dallinger's build takes no build arguments, so the copy's default changes)."""
+    directory = root / "hello"
+    shutil.copytree(REPO / "examples" / "hello", directory)
+    base = targets.ensure_base_image(experiment_image.SUITE)
+    dockerfile = directory / "Dockerfile"
+    recipe = dockerfile.read_text()
+    assert "ARG BASE_IMAGE=debian:bookworm-slim\n" in recipe
+    dockerfile.write_text(recipe.replace("debian:bookworm-slim", base, 1))
+    return directory
+
+
+@pytest.fixture
+def built_here():
+    """Removes the images the test builds from this machine's Docker, before and after."""
+
+    def remove():
+        listed = targets._docker("images", "-q", "--filter", f"reference={BUILT_IMAGES}")
+        for image in set(listed.stdout.split()):
+            targets._docker("rmi", "--force", image, check=False)
+
+    remove()
+    yield
+    remove()
+
+
+def test_deploy_builds_the_experiment_in_its_directory_with_dallinger(
+    lab, server, tmp_path, built_here
+):
+    directory = experiment_directory(tmp_path)
+    without = lab.run("deploy", "--app", BUILT, "--dns-host", "localhost", cwd=directory)
+    assert_clean_failure(without, "pip install 'dlgr-ansible[dallinger]'")
+
+    # Dallinger builds with BuildKit, which Debian's docker CLI has built in; the docker 28
+    # CLI this machine also has in /usr/local/bin lacks the buildx plugin it needs.
+    builder = dataclasses.replace(
+        lab, env={**lab.env, "PATH": f"{WITH_DALLINGER}:/usr/bin:{lab.env['PATH']}"}
+    )
+    leftovers = set(lab.tmp.iterdir())
+    ca = ("--ca-bundle", str(experiment_image.SYSTEM_CA_BUNDLE))
+
+    broken = experiment_directory(tmp_path / "broken")
+    (broken / "Dockerfile").write_text(f"FROM {targets.base_image('bookworm')}\nRUN exit 3\n")
+    failed = builder.run(
+        "deploy", "--app", BUILT, "--dns-host", "localhost", cwd=broken, bin_dir=WITH_DALLINGER
+    )
+    assert_clean_failure(failed, "Building the image failed")
+    assert on_server(server, f"ls -d ~/dallinger/{BUILT} 2>/dev/null", False) == ""
+    assert set(lab.tmp.iterdir()) == leftovers
+    result, report = deploy(builder, "--app", BUILT, *ca, cwd=directory, bin_dir=WITH_DALLINGER)
+    assert result.returncode == 0, result.stderr
+    image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {BUILT}-web-1").strip()
+    assert image.startswith(f"{BUILT_IMAGES}:"), image
+    status, body = https(server, f"{BUILT}.localhost", "/testbed/version")
+    assert (status, json.loads(body)) == (200, {"version": "1"})
+    # Dallinger's assembly of the experiment, without the CA bundle that pip used.
+    inside = f"docker exec {BUILT}-web-1 sh -c"
+    config = on_server(server, f"{inside} 'cat /experiment/config.txt; ls /build-ca 2>&1'", False)
+    assert f"heroku_app_id_root = {BUILT}" in config
+    # Secrets and this tool's server settings from ~/.dallingerconfig stay out of the image.
+    assert SECRET not in config
+    assert "docker_engine_source" not in config
+    assert "No such file or directory" in config
+    assert set(lab.tmp.iterdir()) == leftovers
+    assert not (directory / experiment_image.CA_CONTEXT_PATH).exists()
+
+    # "I changed one file": a new build, and only its new layers travel.
+    (directory / "templates" / "ad.html").write_text("<p>changed</p>\n", encoding="utf-8")
+    result, report = deploy(
+        builder, "--app", BUILT, "--update", *ca, cwd=directory, bin_dir=WITH_DALLINGER
+    )
+    assert result.returncode == 0, result.stderr
+    updated = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {BUILT}-web-1").strip()
+    assert updated != image
+    assert on_server(server, f"{inside} 'cat templates/ad.html'") == "<p>changed</p>\n"
+    sent = report["dlgr_images"][server.address][updated]
+    print(f"update from the directory: {sent['msg']}", file=sys.stderr)
+    assert 0 < sent["sent_bytes"] < 2_000_000, sent
+
+
 def test_export_round_trips_through_dallinger(lab, server):
     result, report = lab.run_json("export", "--app", APP)
     assert result.returncode == 0, report["errors"]
@@ -323,7 +410,7 @@ def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
     refused = lab.run("destroy", "--app", APP)
     assert refused.returncode != 0
     assert "--yes" in refused.stderr
-    for app in (APP, OTHER, SEEDED, PRIVATE):
+    for app in (APP, OTHER, SEEDED, PRIVATE, BUILT):
         result, report = lab.run_json("destroy", "--app", app, "--yes")
         assert result.returncode == 0, report["errors"]
         backup = Path(report["backup"])

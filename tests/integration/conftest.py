@@ -20,19 +20,23 @@ class Researcher:
     tmp: Path
     env: dict
 
-    def run(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, timeout: int = 300, cwd: Path | None = None, bin_dir: Path = BIN_DIR
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(BIN_DIR / "dlgr-ansible"), *args],
+            [str(bin_dir / "dlgr-ansible"), *args],
             env=self.env,
-            cwd=self.home,
+            cwd=cwd or self.home,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
 
-    def run_json(self, *args: str, timeout: int = 300) -> tuple[subprocess.CompletedProcess, dict]:
-        result = self.run(*args, "--json", timeout=timeout)
+    def run_json(self, *args: str, **options) -> tuple[subprocess.CompletedProcess, dict]:
+        result = self.run(*args, "--json", **options)
+        # An error before any playbook ran prints no document, only the message.
+        assert result.stdout.lstrip().startswith("{"), result.stdout + result.stderr[-3000:]
         return result, json.loads(result.stdout)
 
     def use_key(self, key: Path) -> None:

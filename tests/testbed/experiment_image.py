@@ -12,7 +12,7 @@ bed, many university networks) it needs that proxy's CA: the bundle named by
 ``ca_bundle`` (default: DLGR_TEST_CA_BUNDLE, else the host's
 /etc/ssl/certs/ca-certificates.crt if present; an empty DLGR_TEST_CA_BUNDLE
 turns it off) is copied into a temporary copy of the build context and passed
-to pip as the PIP_CERT build arg. It never reaches the final image, and it is
+to pip. It never reaches the final image, and it is
 not part of the cache key: it changes how packages are fetched, not which.
 
 Each image carries a label with the hash of the recipe, the base image id and
@@ -46,9 +46,8 @@ SUITE = "bookworm"  # what Dallinger's own images are based on
 EXPERIMENT_IMAGE = "dlgr-test/experiment"
 VERSIONS = ("1", "2")
 EXPERIMENT_IMAGES = tuple(f"{EXPERIMENT_IMAGE}:{version}" for version in VERSIONS)
-# Where the bundle lands in the build context, and where the build stage sees it.
+# Where the bundle lands in the build context (the Dockerfile's build stage uses it).
 CA_CONTEXT_PATH = "build-ca/ca-certificates.crt"
-CA_IMAGE_PATH = "/build-ca/ca-certificates.crt"
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -83,13 +82,11 @@ def build_experiment_images(
     with tempfile.TemporaryDirectory(prefix="dlgr-experiment-") as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(EXPERIMENT_CONTEXT, context)
-        options = []
         if bundle is not None:
             bundle = Path(bundle)
             if not bundle.is_file():
                 raise TestbedError(f"CA bundle {bundle} not found")
             shutil.copyfile(bundle, context / CA_CONTEXT_PATH)
-            options.append(f"--build-arg=PIP_CERT={CA_IMAGE_PATH}")
         no_cache = ["--no-cache"] if force else []
         for n, tag in enumerate(stale):
             version = tag.rsplit(":", 1)[1]
@@ -97,7 +94,6 @@ def build_experiment_images(
             docker_build(
                 context,
                 base,
-                *options,
                 # The first forced build refreshes every layer, the next reuses them.
                 *(no_cache if n == 0 else []),
                 f"--build-arg=EXPERIMENT_VERSION={version}",

@@ -181,3 +181,13 @@ def test_the_dashboard_password_is_shown_when_the_app_is_created(home):
     assert not retry.dashboard.new
     assert "dashboard_password" in deploy.app_report(retry, {"created": True})
     assert "dashboard_password" not in deploy.app_report(plan(), {"created": False})
+
+
+def test_a_plan_for_an_image_built_later_gets_it_everywhere(home):
+    pending = plan(image=None, build=True)
+    assert pending.variables["dallinger_app_image"] == ""
+    built = deploy.with_image(pending, "lab/exp:abc")
+    assert built.variables["dallinger_app_image"] == "lab/exp:abc"
+    assert built.variables["dallinger_app_environment"]["docker_image_name"] == "lab/exp:abc"
+    assert pending.variables["dallinger_app_environment"]["docker_image_name"] == ""
+    assert built.variables["dallinger_app_images_from_controller"] == []  # no such local image

@@ -1,0 +1,130 @@
+"""Build an experiment's image from its directory with Dallinger's own build code, as
+`dallinger docker-ssh deploy --local-build` does: Dallinger assembles the experiment
+(config, requirements, its frontend) in a temporary directory and builds it with the
+experiment's own Dockerfile or Dallinger's template. Needs the optional `dallinger`
+extra (`pip install 'dlgr-ansible[dallinger]'`)."""
+
+import shutil
+import sys
+from contextlib import chdir, redirect_stdout
+from pathlib import Path
+
+from dlgr_ansible import validate
+from dlgr_ansible.deploy import NOT_FOR_THE_APP
+from dlgr_ansible.errors import DlgrError
+
+EXTRA = "pip install 'dlgr-ansible[dallinger]'"
+# Where a CA bundle lands in the assembled build context; an experiment's Dockerfile
+# that uses it keeps it out of the final image (examples/hello/Dockerfile).
+CA_IN_CONTEXT = Path("build-ca") / "ca-certificates.crt"
+
+
+class BuildProblem(DlgrError):
+    """The experiment's image cannot be built."""
+
+
+def is_experiment_directory(directory: Path) -> bool:
+    return (directory / "config.txt").is_file() and (directory / "experiment.py").is_file()
+
+
+def build_experiment_image(directory: Path, app: str, ca_bundle: Path | None, log) -> str:
+    """Builds `directory`'s experiment for the app `app` and returns the image's name,
+    `<docker_image_base_name>:<experiment id>` (a new tag for every deploy, as Dallinger).
+    `log(text)` receives Dallinger's messages; Docker's build output goes to stderr."""
+    try:
+        from dallinger.command_line.utils import Output, get_experiment_files
+        from dallinger.config import get_config
+        from dallinger.deployment import setup_experiment
+        from dallinger.docker.tools import BuildError, build_image, docker_tag_from_experiment_id
+    except ImportError as exc:
+        raise BuildProblem(
+            f"No image was given, and Dallinger is not installed to build one from {directory} "
+            f"({exc}). Install it ({EXTRA}), or give --image NAME."
+        ) from None
+    out = Output(log=_lines(log), error=_lines(log), blather=_lines(log))
+    # Dallinger reads config.txt and the experiment's files from the working directory,
+    # and prints some messages: stdout is for --json's document.
+    with chdir(directory), redirect_stdout(sys.stderr):
+        try:
+            config = _load_config(get_config())
+            base_name = config.get("docker_image_base_name", None)
+            if not base_name:
+                raise BuildProblem(
+                    "Set docker_image_base_name in config.txt (e.g. ghcr.io/yourlab/stroop): "
+                    "the image built from this directory is named after it."
+                )
+            validate.image(base_name)
+            files = get_experiment_files(str(directory))
+            _, assembled = setup_experiment(
+                out.log, local_checks=False, app=app, experiment_files=files
+            )
+        except DlgrError:
+            raise
+        except Exception as exc:  # Dallinger's own checks: config, files, requirements
+            raise BuildProblem(
+                f"Dallinger could not prepare {directory} for a build: {exc}"
+            ) from None
+        try:
+            if ca_bundle:
+                _add_ca_bundle(Path(assembled), ca_bundle)
+            return build_image(
+                assembled,
+                base_name,
+                out=out,
+                image_tag=docker_tag_from_experiment_id(config.get("id")),
+            )
+        except BuildError:
+            raise BuildProblem(
+                "Building the image failed; Docker's output is above. Dallinger builds with "
+                "BuildKit: if Docker says the buildx component is missing, install it "
+                "(Debian: docker-buildx). Behind a TLS-intercepting proxy, pass --ca-bundle."
+            ) from None
+        finally:
+            # setup_experiment makes <mkdtemp>/<experiment id>; the whole tree is ours.
+            shutil.rmtree(Path(assembled).parent, ignore_errors=True)
+
+
+def _load_config(config):
+    """Dallinger refuses keys it does not know, and ~/.dallingerconfig may hold this tool's
+    own (the server's settings). Registered as sensitive, they stay out of the config.txt
+    that Dallinger writes into the image."""
+    for key in NOT_FOR_THE_APP:
+        if key not in config.types:
+            config.register(key, str, sensitive=True)
+    if not config.ready:
+        config.load()
+    return config
+
+
+def _add_ca_bundle(assembled: Path, ca_bundle: Path) -> None:
+    """Dallinger passes no build arguments, so the bundle travels in the build context,
+    where only an experiment's own Dockerfile can use it."""
+    if not (assembled / "Dockerfile").is_file():
+        raise BuildProblem(
+            "--ca-bundle needs a Dockerfile in the experiment directory: Dallinger's generated "
+            f"one cannot use it. Add a Dockerfile whose pip uses {CA_IN_CONTEXT.as_posix()} "
+            "from the build context (see examples/hello/Dockerfile in dlgr-ansible)."
+        )
+    target = assembled / CA_IN_CONTEXT
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(ca_bundle, target)
+
+
+def _lines(log):
+    """Dallinger calls its output functions with extra keywords (chevrons, delay)."""
+
+    def write(text="", *args, **kwargs):
+        text = str(text).strip()
+        if text:
+            log(text)
+
+    return write
+
+
+def directory_to_build(image: str | None, configured_image: str | None) -> Path | None:
+    """The working directory, when no image is given or configured and it holds an
+    experiment (as `dallinger docker-ssh deploy` builds one there)."""
+    here = Path.cwd()
+    if image or configured_image or not is_experiment_directory(here):
+        return None
+    return here
