@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Dallinger itself, in its own venv (its pins must not shape ours): the tests check
-# that it reads what we write (the data extra: dallinger.data reads our exports), and
-# dlgr-ansible[dallinger] there builds an experiment's image with Dallinger's code.
+# that it reads what we write (the data extra: dallinger.data reads our exports). The
+# tool is installed there too, as `dlgr-ansible[dallinger]` in an experiment's
+# environment, to build an experiment's image with Dallinger's code.
 DALLINGER_VENV ?= .venv-dallinger
 DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-dlgr
 

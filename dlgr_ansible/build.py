@@ -9,6 +9,8 @@ import sys
 from contextlib import chdir, redirect_stdout
 from pathlib import Path
 
+from docker.errors import DockerException
+
 from dlgr_ansible import validate
 from dlgr_ansible.deploy import NOT_FOR_THE_APP
 from dlgr_ansible.errors import DlgrError
@@ -27,10 +29,15 @@ def is_experiment_directory(directory: Path) -> bool:
     return (directory / "config.txt").is_file() and (directory / "experiment.py").is_file()
 
 
-def build_experiment_image(directory: Path, app: str, ca_bundle: Path | None, log) -> str:
+def build_experiment_image(
+    directory: Path, app: str, base_name: str | None, ca_bundle: Path | None, log
+) -> str:
     """Builds `directory`'s experiment for the app `app` and returns the image's name,
-    `<docker_image_base_name>:<experiment id>` (a new tag for every deploy, as Dallinger).
+    `<base_name>:<experiment id>` (a new tag for every deploy, as Dallinger).
     `log(text)` receives Dallinger's messages; Docker's build output goes to stderr."""
+    base_name = image_base_name(base_name)
+    if ca_bundle:
+        check_ca_bundle(directory, ca_bundle)
     try:
         from dallinger.command_line.utils import Output, get_experiment_files
         from dallinger.config import get_config
@@ -38,40 +45,36 @@ def build_experiment_image(directory: Path, app: str, ca_bundle: Path | None, lo
         from dallinger.docker.tools import BuildError, build_image, docker_tag_from_experiment_id
     except ImportError as exc:
         raise BuildProblem(
-            f"No image was given, and Dallinger is not installed to build one from {directory} "
-            f"({exc}). Install it ({EXTRA}), or give --image NAME."
+            f"No image was given, and Dallinger's build code cannot be imported to build one "
+            f"from {directory} ({exc}). Install it in the experiment's environment ({EXTRA}), "
+            "or give --image NAME."
         ) from None
+    if not shutil.which("docker"):
+        raise BuildProblem("Building needs the docker command; install Docker, or give --image.")
     out = Output(log=_lines(log), error=_lines(log), blather=_lines(log))
     # Dallinger reads config.txt and the experiment's files from the working directory,
     # and prints some messages: stdout is for --json's document.
     with chdir(directory), redirect_stdout(sys.stderr):
         try:
-            config = _load_config(get_config())
-            base_name = config.get("docker_image_base_name", None)
-            if not base_name:
-                raise BuildProblem(
-                    "Set docker_image_base_name in config.txt (e.g. ghcr.io/yourlab/stroop): "
-                    "the image built from this directory is named after it."
-                )
-            validate.image(base_name)
+            _load_config(get_config())
             files = get_experiment_files(str(directory))
             _, assembled = setup_experiment(
                 out.log, local_checks=False, app=app, experiment_files=files
             )
-        except DlgrError:
-            raise
         except Exception as exc:  # Dallinger's own checks: config, files, requirements
             raise BuildProblem(
                 f"Dallinger could not prepare {directory} for a build: {exc}"
             ) from None
         try:
             if ca_bundle:
-                _add_ca_bundle(Path(assembled), ca_bundle)
+                copy = Path(assembled) / CA_IN_CONTEXT
+                copy.parent.mkdir(exist_ok=True)
+                shutil.copyfile(ca_bundle, copy)
             return build_image(
                 assembled,
                 base_name,
                 out=out,
-                image_tag=docker_tag_from_experiment_id(config.get("id")),
+                image_tag=docker_tag_from_experiment_id(get_config().get("id")),
             )
         except BuildError:
             raise BuildProblem(
@@ -79,35 +82,55 @@ def build_experiment_image(directory: Path, app: str, ca_bundle: Path | None, lo
                 "BuildKit: if Docker says the buildx component is missing, install it "
                 "(Debian: docker-buildx). Behind a TLS-intercepting proxy, pass --ca-bundle."
             ) from None
+        except DockerException as exc:
+            raise BuildProblem(f"Docker cannot be reached ({exc}). Is it running?") from None
         finally:
             # setup_experiment makes <mkdtemp>/<experiment id>; the whole tree is ours.
             shutil.rmtree(Path(assembled).parent, ignore_errors=True)
 
 
-def _load_config(config):
+def image_base_name(value: str | None) -> str:
+    """docker_image_base_name: an image name without a tag, which the build adds."""
+    if not value:
+        raise BuildProblem(
+            "Set docker_image_base_name in config.txt (e.g. ghcr.io/yourlab/stroop): "
+            "the image built from this directory is named after it."
+        )
+    name = validate.image(value)
+    untagged = name.split("@", 1)[0]
+    path, slash, last = untagged.rpartition("/")
+    untagged = path + slash + last.split(":", 1)[0]  # a registry's port stays
+    if untagged != name:
+        raise BuildProblem(
+            f"docker_image_base_name is {name!r}; leave out the tag ({untagged!r}): each "
+            "build is tagged with its experiment id."
+        )
+    return name
+
+
+def _load_config(config) -> None:
     """Dallinger refuses keys it does not know, and ~/.dallingerconfig may hold this tool's
-    own (the server's settings). Registered as sensitive, they stay out of the config.txt
-    that Dallinger writes into the image."""
+    own (the server's settings): registered as sensitive, they stay out of the config.txt
+    that Dallinger writes into the image, as does the path of the SSH key."""
     for key in NOT_FOR_THE_APP:
         if key not in config.types:
             config.register(key, str, sensitive=True)
+    config.sensitive.add("server_pem")
     if not config.ready:
         config.load()
-    return config
 
 
-def _add_ca_bundle(assembled: Path, ca_bundle: Path) -> None:
+def check_ca_bundle(directory: Path, ca_bundle: Path) -> None:
     """Dallinger passes no build arguments, so the bundle travels in the build context,
     where only an experiment's own Dockerfile can use it."""
-    if not (assembled / "Dockerfile").is_file():
+    if not ca_bundle.is_file():
+        raise BuildProblem(f"The CA bundle {ca_bundle} is not a file.")
+    if not (directory / "Dockerfile").is_file():
         raise BuildProblem(
             "--ca-bundle needs a Dockerfile in the experiment directory: Dallinger's generated "
             f"one cannot use it. Add a Dockerfile whose pip uses {CA_IN_CONTEXT.as_posix()} "
             "from the build context (see examples/hello/Dockerfile in dlgr-ansible)."
         )
-    target = assembled / CA_IN_CONTEXT
-    target.parent.mkdir(exist_ok=True)
-    shutil.copyfile(ca_bundle, target)
 
 
 def _lines(log):

@@ -241,7 +241,8 @@ def _deploy_command(name: str, mode: str):
     )
     @click.option(
         "--ca-bundle",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        # Checked only when something is built: the variable may be set for every shell.
+        type=click.Path(dir_okay=False, path_type=Path),
         envvar="DLGR_CA_BUNDLE",
         help="CA bundle for pip when the image is built here (TLS-intercepting proxies); "
         "it reaches the experiment's Dockerfile as build-ca/ca-certificates.crt. Or set "
@@ -299,7 +300,8 @@ def deploy_app(
     check_dns(plan)
     if build_here:
         app.err.print(f"Building the experiment in {build_here} with Dallinger", markup=False)
-        built = build_experiment_image(build_here, plan.name, ca_bundle, app.err_line)
+        base_name = config.get("docker_image_base_name")
+        built = build_experiment_image(build_here, plan.name, base_name, ca_bundle, app.err_line)
         plan = with_image(plan, built)
     domain = plan.variables["dallinger_app_dns_host"]
     tls = plan.variables["dallinger_app_tls"]

@@ -339,6 +339,7 @@ def test_deploy_builds_the_experiment_in_its_directory_with_dallinger(
     # Secrets and this tool's server settings from ~/.dallingerconfig stay out of the image.
     assert SECRET not in config
     assert "docker_engine_source" not in config
+    assert "server_pem" not in config
     assert "No such file or directory" in config
     assert set(lab.tmp.iterdir()) == leftovers
     assert not (directory / experiment_image.CA_CONTEXT_PATH).exists()

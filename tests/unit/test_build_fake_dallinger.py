@@ -15,24 +15,29 @@ from dlgr_ansible.errors import DlgrError
 class FakeDallinger:
     """Records what the build code is asked to do; `fail` makes its build fail."""
 
-    def __init__(self, config: dict, fail: bool = False):
-        self.config, self.fail, self.built, self.assembled = dict(config), fail, [], None
+    def __init__(self, config: dict | None = None, fail: bool = False):
+        self.config, self.fail, self.built, self.assembled = dict(config or {}), fail, [], None
 
     def install(self, monkeypatch):
         fake = self
+        fake.the_config = None
 
         class BuildError(Exception):
             pass
 
         class Config:
-            types, ready = {"server_pem": str}, False
+            """One per process, as Dallinger's; its load refuses unknown keys."""
+
+            def __init__(self):
+                self.types, self.sensitive, self.ready = {"server_pem": str}, set(), False
 
             def register(self, key, type_, sensitive=False):
-                assert sensitive
                 self.types[key] = type_
+                if sensitive:
+                    self.sensitive.add(key)
 
             def load(self):
-                unknown = set(fake.config) - set(self.types) - {"docker_image_base_name"}
+                unknown = set(fake.config) - set(self.types)
                 assert not unknown, f"Dallinger refuses {unknown}"
                 self.ready = True
 
@@ -41,6 +46,8 @@ class FakeDallinger:
 
         def setup_experiment(log, local_checks, app, experiment_files):
             assert local_checks is False
+            assert fake.the_config.ready
+            print("Dallinger prints this")  # as Dallinger does in places
             fake.assembled = Path.cwd().parent / "assembly" / "uid-1"
             fake.assembled.mkdir(parents=True)
             for name in experiment_files:
@@ -69,7 +76,7 @@ class FakeDallinger:
                     p.name for p in Path(root).iterdir() if p.is_file()
                 ),
             ),
-            "dallinger.config": types.SimpleNamespace(get_config=Config),
+            "dallinger.config": types.SimpleNamespace(get_config=lambda: fake.the_config),
             "dallinger.deployment": types.SimpleNamespace(setup_experiment=setup_experiment),
             "dallinger.docker": types.ModuleType("dallinger.docker"),
             "dallinger.docker.tools": types.SimpleNamespace(
@@ -78,6 +85,7 @@ class FakeDallinger:
                 docker_tag_from_experiment_id=lambda uid: f"tag-{uid}",
             ),
         }
+        fake.the_config = Config()
         for name, module in modules.items():
             monkeypatch.setitem(sys.modules, name, module)
 
@@ -103,51 +111,59 @@ def test_the_working_directory_is_built_only_without_an_image(experiment, monkey
 def test_without_dallinger_the_error_says_how_to_install_it(experiment, monkeypatch):
     monkeypatch.setitem(sys.modules, "dallinger", None)  # import fails
     with pytest.raises(build.BuildProblem, match=r"dlgr-ansible\[dallinger\]"):
-        build.build_experiment_image(experiment, "stroop", None, print)
+        build.build_experiment_image(experiment, "stroop", "lab/stroop", None, print)
 
 
-def test_dallinger_assembles_and_builds_and_its_directory_is_removed(experiment, monkeypatch):
+def test_dallinger_assembles_and_builds_and_its_directory_is_removed(
+    experiment, monkeypatch, capsys
+):
     # This tool's keys in ~/.dallingerconfig: Dallinger's strict loading must accept them.
-    tool_keys = {"server_pem": "~/.ssh/k", "tls": "internal", "docker_engine_source": "official"}
-    fake = FakeDallinger({"docker_image_base_name": "lab/stroop", **tool_keys})
+    fake = FakeDallinger({"server_pem": "~/.ssh/k", "tls": "internal", "dns_host": "lab.org"})
     fake.install(monkeypatch)
     said, before = [], Path.cwd()
-    image = build.build_experiment_image(experiment, "stroop", None, said.append)
+    image = build.build_experiment_image(experiment, "stroop", "lab/stroop", None, said.append)
     assert image == "lab/stroop:tag-uid-1"
     assert fake.built == [["config.txt", "experiment.py"]]
     assert said == ["Experiment UID: uid-1", "Built image"]
+    # Kept out of the config.txt Dallinger writes into the image.
+    assert {"server_pem", "tls", "dns_host"} <= fake.the_config.sensitive
     assert not fake.assembled.parent.exists()
     assert Path.cwd() == before
+    printed = capsys.readouterr()
+    assert printed.out == ""  # stdout is --json's
+    assert "Dallinger prints this" in printed.err
 
 
 def test_a_ca_bundle_travels_in_the_build_context_of_an_own_dockerfile(
     experiment, tmp_path, monkeypatch
 ):
-    fake = FakeDallinger({"docker_image_base_name": "lab/stroop"})
+    fake = FakeDallinger()
     fake.install(monkeypatch)
     bundle = tmp_path / "proxy.pem"
+    with pytest.raises(build.BuildProblem, match="not a file"):
+        build.build_experiment_image(experiment, "stroop", "lab/stroop", bundle, print)
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     with pytest.raises(build.BuildProblem, match="--ca-bundle needs a Dockerfile"):
-        build.build_experiment_image(experiment, "stroop", bundle, print)
-    assert not fake.built
+        build.build_experiment_image(experiment, "stroop", "lab/stroop", bundle, print)
+    assert fake.assembled is None  # refused before Dallinger assembled anything
 
     (experiment / "Dockerfile").write_text("FROM scratch\n")
-    fake = FakeDallinger({"docker_image_base_name": "lab/stroop"})
-    fake.install(monkeypatch)
-    build.build_experiment_image(experiment, "stroop", bundle, print)
+    build.build_experiment_image(experiment, "stroop", "lab/stroop", bundle, print)
     assert "build-ca/ca-certificates.crt" in fake.built[0]
     assert not (experiment / "build-ca").exists()  # the researcher's directory is untouched
 
 
 @pytest.mark.parametrize(
-    ("config", "fail", "message"),
+    ("base_name", "fail", "message"),
     [
-        ({}, False, "Set docker_image_base_name in config.txt"),
-        ({"docker_image_base_name": "Lab Stroop"}, False, "not a valid Docker image"),
-        ({"docker_image_base_name": "lab/stroop"}, True, "Docker's output is above"),
+        (None, False, "Set docker_image_base_name in config.txt"),
+        ("Lab Stroop", False, "not a valid Docker image"),
+        ("lab/stroop:1", False, "leave out the tag \\('lab/stroop'\\)"),
+        ("localhost:5000/stroop@sha256:" + "a" * 64, False, "'localhost:5000/stroop'"),
+        ("localhost:5000/stroop", True, "Docker's output is above"),
     ],
 )
-def test_build_failures_read_plainly(experiment, monkeypatch, config, fail, message):
-    FakeDallinger(config, fail).install(monkeypatch)
+def test_build_failures_read_plainly(experiment, monkeypatch, base_name, fail, message):
+    FakeDallinger(fail=fail).install(monkeypatch)
     with pytest.raises(DlgrError, match=message):
-        build.build_experiment_image(experiment, "stroop", None, print)
+        build.build_experiment_image(experiment, "stroop", base_name, None, print)

@@ -1,6 +1,7 @@
 """The CLI's error paths that end before anything connects to a server."""
 
 import json
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -166,3 +167,33 @@ def test_images_push_needs_a_local_valid_image(home, image, text):
     write_key(home)
     _saved_server(home)
     assert_clean_error(invoke("images", "push", image), text)
+
+
+@pytest.mark.parametrize(
+    ("files", "text"),
+    [
+        ({}, "run deploy in the experiment's directory"),
+        ({"experiment.py": "", "config.txt": "[x]\n"}, "Set docker_image_base_name"),
+        (
+            {"experiment.py": "", "config.txt": "[x]\ndocker_image_base_name = lab/x:1\n"},
+            "leave out the tag",
+        ),
+        (
+            {"experiment.py": "", "config.txt": "[x]\ndocker_image_base_name = lab/x\n"},
+            "pip install 'dlgr-ansible[dallinger]'",
+        ),
+    ],
+)
+def test_deploy_without_an_image_builds_only_an_experiment_directory(
+    home, tmp_path, monkeypatch, files, text
+):
+    write_key(home)
+    _saved_server(home)
+    here = tmp_path / "experiment"
+    here.mkdir()
+    for name, content in files.items():
+        (here / name).write_text(content)
+    monkeypatch.chdir(here)
+    monkeypatch.setitem(sys.modules, "dallinger", None)  # as without the extra
+    result = invoke("sandbox", "--app", "a1", "--dns-host", "localhost")
+    assert_clean_error(result, text)
