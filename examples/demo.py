@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from dlgr_ansible import container_server, local_server  # noqa: E402
+from dlgr_ansible.build import CA_IN_CONTEXT  # noqa: E402
 
 EXPERIMENT = REPO_ROOT / "examples" / "hello"
 APP = "demo"
@@ -80,7 +81,7 @@ def build_experiment(base: str) -> None:
         shutil.copytree(EXPERIMENT, context)
         bundle = ca_bundle()
         if bundle is not None:
-            shutil.copyfile(bundle, context / "build-ca" / "ca-certificates.crt")
+            shutil.copyfile(bundle, context / CA_IN_CONTEXT)
         container_server.build(context, base, f"--tag={IMAGE}")
 
 

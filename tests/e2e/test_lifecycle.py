@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from dlgr_ansible.build import CA_IN_CONTEXT
 from tests.integration.conftest import REPO, Researcher, assert_clean_failure, new_researcher
 from tests.testbed import experiment_image, registry, service_images, targets
 
@@ -342,7 +343,7 @@ def test_deploy_builds_the_experiment_in_its_directory_with_dallinger(
     assert "server_pem" not in config
     assert "No such file or directory" in config
     assert set(lab.tmp.iterdir()) == leftovers
-    assert not (directory / experiment_image.CA_CONTEXT_PATH).exists()
+    assert not (directory / CA_IN_CONTEXT).exists()
 
     # "I changed one file": a new build, and only its new layers travel.
     (directory / "templates" / "ad.html").write_text("<p>changed</p>\n", encoding="utf-8")

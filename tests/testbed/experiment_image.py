@@ -29,6 +29,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dlgr_ansible.build import CA_IN_CONTEXT
 from tests.testbed.service_images import _label, context_hash
 from tests.testbed.targets import (
     CONTEXT_LABEL,
@@ -46,8 +47,6 @@ SUITE = "bookworm"  # what Dallinger's own images are based on
 EXPERIMENT_IMAGE = "dlgr-test/experiment"
 VERSIONS = ("1", "2")
 EXPERIMENT_IMAGES = tuple(f"{EXPERIMENT_IMAGE}:{version}" for version in VERSIONS)
-# Where the bundle lands in the build context (the Dockerfile's build stage uses it).
-CA_CONTEXT_PATH = "build-ca/ca-certificates.crt"
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -86,7 +85,7 @@ def build_experiment_images(
             bundle = Path(bundle)
             if not bundle.is_file():
                 raise TestbedError(f"CA bundle {bundle} not found")
-            shutil.copyfile(bundle, context / CA_CONTEXT_PATH)
+            shutil.copyfile(bundle, context / CA_IN_CONTEXT)
         no_cache = ["--no-cache"] if force else []
         for n, tag in enumerate(stale):
             version = tag.rsplit(":", 1)[1]
