@@ -33,7 +33,6 @@ from dlgr_ansible.export import (
     destroy_variables,
     export_path,
     export_variables,
-    require_app_name,
 )
 from dlgr_ansible.images import (
     PASSWORD_ENV,
@@ -44,7 +43,6 @@ from dlgr_ansible.images import (
 )
 from dlgr_ansible.inventory import render_inventory
 from dlgr_ansible.provision import (
-    TLS_MODES,
     docker_variables,
     dozzle_message,
     dozzle_results,
@@ -168,7 +166,7 @@ def inventory(app: App, output, server):
 )
 @click.option(
     "--tls",
-    type=click.Choice(TLS_MODES),
+    type=click.Choice(validate.TLS_MODES),
     help="Certificates from Let's Encrypt (acme) or Caddy's own CA (internal).",
 )
 @docker_source_option
@@ -337,7 +335,7 @@ _deploy_command("sandbox", "sandbox")
 @pass_app
 def export(app: App, app_name, server, no_scrub, output, verbosity, as_json, keep_artifacts):
     """Export an app's database as data/<app>-data.zip, in Dallinger's format."""
-    name = require_app_name(app_name)
+    name = validate.required_app_name(app_name)
     target = app.server(server)
     zip_path = export_path(name, output)
     variables = export_variables(name, zip_path, scrub=not no_scrub)
@@ -360,7 +358,7 @@ def export(app: App, app_name, server, no_scrub, output, verbosity, as_json, kee
 @pass_app
 def destroy(app: App, app_name, server, yes, no_backup, verbosity, as_json, keep_artifacts):
     """Back up, then remove an app: containers, Caddy site, database, role and data."""
-    name = require_app_name(app_name)
+    name = validate.required_app_name(app_name)
     target = app.server(server)
     if not yes:
         if not sys.stdin.isatty():

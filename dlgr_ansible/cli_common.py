@@ -12,8 +12,8 @@ from dlgr_ansible.config import Config, load_config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.hosts import HostsStore, Server, ServerChoiceNeeded
 from dlgr_ansible.progress import print_summary, run_with_progress
-from dlgr_ansible.provision import DOCKER_SOURCES
 from dlgr_ansible.runner import PlaybookRun, RunOutcome
+from dlgr_ansible.validate import DOCKER_SOURCES
 
 
 class Root(click.Group):

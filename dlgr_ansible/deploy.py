@@ -38,8 +38,6 @@ IMAGE_KEYS = {
     "docker_redis_image": "dallinger_app_redis_image",
     "docker_pgbouncer_image": "dallinger_app_pgbouncer_image",
 }
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True)
@@ -126,24 +124,6 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _integer(config: Config, key: str, default: int, minimum: int) -> int:
-    raw = config.get(key)
-    try:
-        value = int(raw) if raw not in (None, "") else default
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise DlgrError(f"{key} is {raw!r}; use a whole number of at least {minimum}.")
-    return value
-
-
-def _flag(config: Config, key: str) -> bool:
-    raw = (config.get(key) or "").strip().lower()
-    if raw in TRUE_WORDS | FALSE_WORDS:
-        return raw in TRUE_WORDS
-    raise DlgrError(f"{key} is {raw!r}; use true or false.")
-
-
 def app_environment(config: Config, mode: str, image: str, dashboard: tuple[str, str]) -> dict:
     """The app's environment: every config key (as Dallinger passes them) plus its own."""
     environment = {}
@@ -200,8 +180,7 @@ def plan_deployment(
     image = validate.image(image) if image else ""
     domain = resolve_dns_host(dns_host, config, server_address or server_host)
     tls = tls or config.get("tls") or default_tls(domain)
-    if tls not in ("acme", "internal"):
-        raise DlgrError(f"tls must be 'acme' or 'internal', not {tls!r}.")
+    validate.tls(tls)
     user = config.get("dashboard_user") or "admin"
     configured = config.get("dashboard_password")
     dashboard = None if configured else LocalPassword.for_server(server_host, f"{name}-dashboard")
@@ -214,9 +193,13 @@ def plan_deployment(
         "dallinger_app_tls": tls,
         "dallinger_app_acme_email": (config.get("contact_email_on_error") or "").strip(),
         "dallinger_app_environment": app_environment(config, mode, image, (user, password)),
-        "dallinger_app_workers": _integer(config, "num_dynos_worker", 1, 0),
-        "dallinger_app_worker_cpu_shares": _integer(config, "docker_worker_cpu_shares", 1024, 2),
-        "dallinger_app_clock": _flag(config, "clock_on"),
+        "dallinger_app_workers": validate.whole_number(
+            "num_dynos_worker", config.get("num_dynos_worker"), 1, 0
+        ),
+        "dallinger_app_worker_cpu_shares": validate.whole_number(
+            "docker_worker_cpu_shares", config.get("docker_worker_cpu_shares"), 1024, 2
+        ),
+        "dallinger_app_clock": validate.flag("clock_on", config.get("clock_on")),
         "dallinger_app_volumes": [
             v.strip() for v in (config.get("docker_volumes") or "").split(",") if v.strip()
         ],

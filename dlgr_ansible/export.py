@@ -4,7 +4,6 @@ import time
 import zipfile
 from pathlib import Path
 
-from dlgr_ansible import validate
 from dlgr_ansible.errors import DlgrError
 
 TABLES = (
@@ -18,12 +17,6 @@ TABLES = (
     "transmission",
     "vector",
 )
-
-
-def require_app_name(value: str | None) -> str:
-    if not value:
-        raise DlgrError("Which app? Give --app NAME (`dlgr-ansible apps` lists them).")
-    return validate.app_name(value)
 
 
 def export_path(name: str, output: str | None) -> Path:

@@ -9,8 +9,6 @@ do not copy old entries over on every read: reading never writes.
 """
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import platformdirs
 
 from dlgr_ansible import validate
 from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.files import write_atomically
 
 DEFAULT_SSH_PORT = 22
 DEFAULT_HTTPS_PORT = 443
@@ -103,21 +102,12 @@ class HostsStore:
     def add(self, server: Server) -> Path:
         """Save atomically: a crash leaves the old file or the new one, never half of one."""
         self.new_dir.mkdir(parents=True, exist_ok=True)
-        target = self.new_dir / server.host
         # Written beside the directory, not in it: Dallinger reads every file in it,
         # and a crash must not leave a half-written one there.
-        fd, tmp = tempfile.mkstemp(dir=self.new_dir.parent, prefix=f".{server.host}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(server.to_json(), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        target = self.new_dir / server.host
+        return write_atomically(
+            target, json.dumps(server.to_json()), 0o644, scratch_dir=self.new_dir.parent
+        )
 
     def remove(self, name: str) -> bool:
         """Forget a server in both locations; True when anything was removed."""

@@ -5,13 +5,12 @@ atomically. A password is stored before the run that sets it, so an interrupted 
 cannot leave the server with a password nobody has seen.
 """
 
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from dlgr_ansible import validate
+from dlgr_ansible.files import write_atomically
 
 
 def secret_path(host: str, name: str) -> Path:
@@ -32,14 +31,7 @@ def write(host: str, name: str, value: str) -> Path:
     """Store `value` under `name`, replacing what was there."""
     path = secret_path(host, name)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, value + "\n", 0o600)
     return path
 
 

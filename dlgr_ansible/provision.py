@@ -11,8 +11,6 @@ from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.images import locally_available
 from dlgr_ansible.local_secrets import read_or_create, secret_path
 
-TLS_MODES = ("acme", "internal")
-DOCKER_SOURCES = ("official", "distribution")
 # Config key -> role variable, for the images of the shared stack.
 IMAGE_KEYS = {
     "docker_postgresql_image": "dallinger_server_postgresql_image",
@@ -45,19 +43,12 @@ class DozzleLogin:
 
 def docker_variables(config: Config, docker_source: str | None = None) -> dict:
     source = docker_source or config.get("docker_engine_source") or "official"
-    if source not in DOCKER_SOURCES:
-        raise DlgrError(
-            f"docker_engine_source is {source!r}; use 'official' (Docker's repository) or "
-            "'distribution' (Debian 13 / Ubuntu 24.04 packages)."
-        )
-    return {"docker_engine_source": source}
+    return {"docker_engine_source": validate.docker_source(source)}
 
 
 def stack_variables(config: Config, dns_host: str | None = None, tls: str | None = None) -> dict:
     """Variables for the dallinger_server role; raises DlgrError on bad values."""
-    tls = tls or config.get("tls") or "acme"
-    if tls not in TLS_MODES:
-        raise DlgrError(f"tls is {tls!r}; use 'acme' (Let's Encrypt) or 'internal' (Caddy's CA).")
+    tls = validate.tls(tls or config.get("tls") or "acme")
     email = (config.get("contact_email_on_error") or "").strip()
     if tls == "acme" and not validate.is_email(email):
         raise DlgrError(

@@ -8,7 +8,6 @@ of the two streaming views (`--follow`). No click here; cli_ops is the thin laye
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,8 +27,6 @@ RUNNING = "running"
 INACTIVE = "inactive"
 # What `docker ps` without --all lists, and so what Dallinger counts as running.
 _UP_STATES = {"running", "restarting", "paused"}
-# A compose service name (compose-spec: lowercase letters, digits, '.', '_', '-').
-_SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 DOZZLE_SECRET = "dozzle-password"  # noqa: S105 - the file name, not a password
 DOZZLE_USER = "dallinger"
 
@@ -171,25 +168,9 @@ def stats_table(rows: list[dict]) -> Table:
 # -- logs -------------------------------------------------------------------------------
 
 
-def service_name(value: str) -> str:
-    """A compose service name such as `web` or `worker_1`."""
-    if not value or len(value) > 63 or not _SERVICE_RE.match(value):
-        raise validate.ValidationError(
-            f"{value!r} is not a valid service name. Use lowercase letters, digits, '_', '.' "
-            "and '-', starting with a letter or digit (e.g. 'web', 'worker_1', 'clock')."
-        )
-    return value
-
-
-def tail_lines(value: int | None) -> int | None:
-    if value is not None and value < 0:
-        raise validate.ValidationError(f"--tail {value}: give a number of lines, 0 or more.")
-    return value
-
-
 def logs_variables(app: str, service: str, tail: int | None) -> dict:
-    variables = {"dlgr_app": validate.app_name(app), "dlgr_service": service_name(service)}
-    if tail_lines(tail) is not None:
+    variables = {"dlgr_app": validate.app_name(app), "dlgr_service": validate.service_name(service)}
+    if validate.tail_lines(tail) is not None:
         variables["dlgr_tail"] = tail
     return variables
 
@@ -288,12 +269,7 @@ class DozzlePassword:
 
     @classmethod
     def of(cls, password: str) -> DozzlePassword:
-        if not password or not password.strip():
-            raise DlgrError("The Dozzle password is empty; give one with --password.")
-        if "\n" in password or "\0" in password:
-            raise DlgrError("The Dozzle password cannot contain a line break or NUL.")
-        if len(password.encode()) > 72:
-            raise DlgrError("The Dozzle password is too long for bcrypt: 72 bytes at most.")
+        validate.dozzle_password(password)
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
         return cls(password, hashed)
 

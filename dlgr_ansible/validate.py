@@ -149,3 +149,88 @@ def config_value(key: str, value: str) -> str:
 def is_email(value: str) -> bool:
     """Good enough for Let's Encrypt, and safe to write into a Caddyfile."""
     return bool(_EMAIL_RE.match(value or ""))
+
+
+# A compose service name (compose-spec: lowercase letters, digits, '.', '_', '-').
+_SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+TLS_MODES = ("acme", "internal")
+DOCKER_SOURCES = ("official", "distribution")
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+# bcrypt looks at the first 72 bytes only: a longer password would match shorter ones.
+BCRYPT_MAX_BYTES = 72
+
+
+def required_app_name(value: str | None) -> str:
+    """--app, which commands about one app cannot do without."""
+    if not value:
+        raise ValidationError("Which app? Give --app NAME (`dlgr-ansible apps` lists them).")
+    return app_name(value)
+
+
+def service_name(value: str) -> str:
+    """A compose service name such as `web` or `worker_1`."""
+    if not value or len(value) > 63 or not _SERVICE_RE.match(value):
+        raise ValidationError(
+            f"{value!r} is not a valid service name. Use lowercase letters, digits, '_', '.' "
+            "and '-', starting with a letter or digit (e.g. 'web', 'worker_1', 'clock')."
+        )
+    return value
+
+
+def tail_lines(value: int | None) -> int | None:
+    """--tail: a number of lines, or None for all of them."""
+    if value is not None and value < 0:
+        raise ValidationError(f"--tail {value}: give a number of lines, 0 or more.")
+    return value
+
+
+def whole_number(key: str, raw: str | None, default: int, minimum: int) -> int:
+    """A config value that counts something (workers, CPU shares); empty means `default`."""
+    try:
+        value = int(raw) if raw not in (None, "") else default
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ValidationError(f"{key} is {raw!r}; use a whole number of at least {minimum}.")
+    return value
+
+
+def flag(key: str, raw: str | None) -> bool:
+    """A config value that switches something on or off, in Dallinger's words for it."""
+    word = (raw or "").strip().lower()
+    if word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValidationError(f"{key} is {word!r}; use true or false.")
+
+
+def tls(value: str) -> str:
+    """Where the certificates come from: Let's Encrypt or Caddy's own CA."""
+    if value not in TLS_MODES:
+        raise ValidationError(
+            f"tls is {value!r}; use 'acme' or 'internal' (Let's Encrypt or Caddy's own CA)."
+        )
+    return value
+
+
+def docker_source(value: str) -> str:
+    """Where the server's Docker packages come from."""
+    if value not in DOCKER_SOURCES:
+        raise ValidationError(
+            f"docker_engine_source is {value!r}; use 'official' (Docker's repository) or "
+            "'distribution' (Debian 13 / Ubuntu 24.04 packages)."
+        )
+    return value
+
+
+def dozzle_password(value: str) -> str:
+    """A password for Dozzle's login: one line that bcrypt hashes whole."""
+    if not value or not value.strip():
+        raise ValidationError("The Dozzle password is empty; give one with --password.")
+    if "\n" in value or "\0" in value:
+        raise ValidationError("The Dozzle password cannot contain a line break or NUL.")
+    if len(value.encode()) > BCRYPT_MAX_BYTES:
+        raise ValidationError(
+            f"The Dozzle password is too long for bcrypt: {BCRYPT_MAX_BYTES} bytes at most."
+        )
+    return value

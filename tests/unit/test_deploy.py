@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from dlgr_ansible import deploy, export
+from dlgr_ansible import deploy, export, validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 
@@ -136,7 +136,7 @@ def test_export_paths_and_checks(home):
     with pytest.raises(DlgrError, match="holds app 'exp1'"):
         export.check_export(home / "a.zip", "other")
     with pytest.raises(DlgrError, match="Which app"):
-        export.require_app_name(None)
+        validate.required_app_name(None)
     variables = export.destroy_variables("exp1", None)
     assert variables == {"dallinger_app_name": "exp1", "dallinger_destroy_backup": False}
 

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from dlgr_ansible import server_ops
+from dlgr_ansible import server_ops, validate
 from dlgr_ansible.cli import cli
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.hosts import Server
@@ -166,13 +166,13 @@ def test_db_connections_report():
 
 @pytest.mark.parametrize("name", ["web", "worker_1", "clock", "pgbouncer", "a.b-c"])
 def test_service_names(name):
-    assert server_ops.service_name(name) == name
+    assert validate.service_name(name) == name
 
 
 @pytest.mark.parametrize("name", ["", "Web", "-web", "web;rm -rf ~", "a b", "x" * 64, "../web"])
 def test_bad_service_names(name):
     with pytest.raises(ValidationError, match="not a valid service name"):
-        server_ops.service_name(name)
+        validate.service_name(name)
 
 
 def test_logs_variables_check_everything():

@@ -111,3 +111,40 @@ def test_config_keys_and_values():
 def test_app_name_refuses_the_shared_services_names(value):
     with pytest.raises(ValidationError, match="reserved"):
         validate.app_name(value)
+
+
+def test_numbers_and_flags_from_the_config():
+    assert validate.whole_number("num_dynos_worker", None, 1, 0) == 1
+    assert validate.whole_number("num_dynos_worker", "3", 1, 0) == 3
+    with pytest.raises(ValidationError, match="at least 2"):
+        validate.whole_number("docker_worker_cpu_shares", "1", 1024, 2)
+    assert validate.flag("clock_on", " Yes ") is True
+    assert validate.flag("clock_on", None) is False
+    with pytest.raises(ValidationError, match="use true or false"):
+        validate.flag("clock_on", "sometimes")
+
+
+def test_server_settings():
+    assert validate.tls("internal") == "internal"
+    with pytest.raises(ValidationError, match="'acme' or 'internal'"):
+        validate.tls("self-signed")
+    assert validate.docker_source("distribution") == "distribution"
+    with pytest.raises(ValidationError, match="'official'"):
+        validate.docker_source("snap")
+
+
+def test_logs_options():
+    assert validate.tail_lines(None) is None
+    assert validate.tail_lines(0) == 0
+    with pytest.raises(ValidationError, match="--tail -1"):
+        validate.tail_lines(-1)
+    with pytest.raises(ValidationError, match="Which app"):
+        validate.required_app_name("")
+    assert validate.required_app_name("demo1") == "demo1"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "a\nb", "a\0b", "x" * 73, "é" * 37])
+def test_dozzle_passwords_bcrypt_can_hash_whole(bad):
+    with pytest.raises(ValidationError):
+        validate.dozzle_password(bad)
+    assert validate.dozzle_password("x" * 72) == "x" * 72
