@@ -7,7 +7,8 @@ ports (a rehearsal server of yours is left alone), then tears down. Prints both 
 and the re-run as a ratio of the first. Images already built on this machine are
 reused, as on a second `make demo`; `--cold` first removes the ones the demo builds
 itself (base images, rehearsal server, sample experiment) to show a first-ever run.
-The test bed's service images are reused either way.
+The stand-in service images (local_server/service-images/, built when Docker Hub is
+out of reach) are reused either way.
 """
 
 import argparse

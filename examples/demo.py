@@ -6,8 +6,9 @@ verified HTTPS, and prints what to open and how to tear it all down. Run again, 
 updates the same app (about a minute).
 
 Without Docker Hub (this project's CI machines), the base images are built with
-debootstrap and the shared stack runs the test bed's service images, built from
-Debian packages; with Docker Hub the official images are used.
+debootstrap and the shared stack runs stand-ins for the official service images,
+built from Debian packages (recipes in local_server/service-images/, shipped with
+the package); with Docker Hub the official images are used.
 
 pip inside the image build trusts DLGR_CA_BUNDLE (a file; empty: none), by default
 this machine's /etc/ssl/certs/ca-certificates.crt, for TLS-intercepting proxies.
@@ -24,20 +25,31 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from dlgr_ansible import container_server, local_server
+from dlgr_ansible.build import CA_IN_CONTEXT
 
-from dlgr_ansible import container_server, local_server  # noqa: E402
-from dlgr_ansible.build import CA_IN_CONTEXT  # noqa: E402
-
-EXPERIMENT = REPO_ROOT / "examples" / "hello"
+EXPERIMENT = Path(__file__).resolve().parent / "hello"
 APP = "demo"
 IMAGE = "dlgr-demo/hello:1"
+# The experiment's base image (bookworm, as Dallinger's own images); the server and
+# the stand-ins below build on the rehearsal server's trixie base.
 ONLINE_BASE = "debian:bookworm-slim"
 OFFLINE_BASE = "dlgr-ansible/debian-base:bookworm"
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# Service images for a machine without Docker Hub: config key -> (recipe, tag).
+STAND_INS = {
+    "docker_postgresql_image": ("postgres", "dlgr-ansible/postgres:17"),
+    "docker_caddy_image": ("caddy", "dlgr-ansible/caddy:2"),
+    "docker_dozzle_image": ("dozzle", "dlgr-ansible/dozzle:stand-in"),
+    "docker_redis_image": ("redis", "dlgr-ansible/redis:8"),
+    "docker_pgbouncer_image": ("pgbouncer", "dlgr-ansible/pgbouncer:1"),
+}
+# Recipes whose build needs an installed package's version, as the official image
+# pins it: recipe -> (build arg, Debian package, stage that installs it).
+VERSION_ARGS = {"postgres": ("PG_VERSION", "postgresql-17", "packages")}
 
 
 def say(message: str) -> None:
@@ -85,19 +97,52 @@ def build_experiment(base: str) -> None:
         container_server.build(context, base, f"--tag={IMAGE}")
 
 
+def build_stand_in(recipe: str, tag: str) -> None:
+    """Build one stand-in on the offline base unless it was built from these files."""
+    context = container_server.context_dir() / "service-images" / recipe
+    pinned = VERSION_ARGS.get(recipe)
+    if pinned is None:
+        container_server.build_cached(context, local_server.OFFLINE_BASE, tag)
+        return
+    wanted = container_server.context_hash(context, local_server.OFFLINE_BASE)
+    previous = container_server.image_id(tag)
+    if previous and container_server.image_label(tag) == wanted:
+        return
+    arg, package, stage = pinned
+    stage_id = container_server.build(context, local_server.OFFLINE_BASE, f"--target={stage}")
+    version = container_server.docker(
+        "run",
+        "--rm",
+        "--entrypoint=dpkg-query",
+        stage_id,
+        "--showformat=${Version}",
+        "--show",
+        package,
+    ).stdout.strip()
+    container_server.build(
+        context,
+        local_server.OFFLINE_BASE,
+        f"--build-arg={arg}={version}",
+        f"--label={container_server.CONTEXT_LABEL}={wanted}",
+        f"--tag={tag}",
+    )
+    if previous and previous != container_server.image_id(tag):
+        container_server.docker("rmi", previous, check=False)  # the outdated one, now untagged
+
+
 def offline_settings() -> dict[str, str]:
     """Config for a machine without Docker Hub: Debian's Docker packages (Docker's own
-    repository is out of reach too) and the test bed's service images."""
-    from tests.testbed import service_images
-
-    service_images.build_service_images()
+    repository is out of reach too) and stand-ins for the service images, built here
+    and sent to the server over SSH."""
+    container_server.build_base(local_server.OFFLINE_BASE, local_server.SUITE)  # if missing
+    # In parallel: a cold build is mostly package downloads and layer commits.
+    with ThreadPoolExecutor(max_workers=len(STAND_INS)) as pool:
+        builds = [pool.submit(build_stand_in, *spec) for spec in STAND_INS.values()]
+    for build in builds:
+        build.result()  # re-raises the first failure
     return {
         "docker_engine_source": "distribution",
-        "docker_postgresql_image": service_images.POSTGRES_IMAGE,
-        "docker_caddy_image": service_images.CADDY_IMAGE,
-        "docker_dozzle_image": service_images.DOZZLE_IMAGE,
-        "docker_redis_image": service_images.REDIS_IMAGE,
-        "docker_pgbouncer_image": service_images.PGBOUNCER_IMAGE,
+        **{key: tag for key, (_, tag) in STAND_INS.items()},
     }
 
 
