@@ -1,0 +1,298 @@
+"""The docker_images role's action plugin `docker_images_send` as Ansible loads it, run
+against fakes: a fake Docker SDK on the controller (its `docker save` is an archive made
+here) and a fake server behind `_low_level_execute_command` and `put_file`. No Docker, no
+SSH. Also its documentation, as ansible-doc shows it."""
+
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import docker
+import pytest
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.plugins.loader import action_loader
+from docker.errors import ImageNotFound
+
+from dlgr_ansible.images import delivery_lines
+from tests.unit.fake_saved_image import ROLE, names_in, saved_image
+
+SETTINGS = '[["PATH=/bin"],["run","it"],null,null,"/experiment",""]'
+NAME = "lab/exp:2"
+OVERLAY = '[["Storage Driver","overlay2"]]'
+CONTAINERD = '[["driver-type","io.containerd.snapshotter.v1"]]'
+
+
+class FakeEngine:
+    """The controller's Docker engine, as much of the SDK as the plugin uses."""
+
+    def __init__(self, saved: Path, driver=OVERLAY):
+        self.saved = saved
+        self.driver = driver
+        config_name = json.loads(self._read("manifest.json"))[0]["Config"]
+        self.diff_ids = json.loads(self._read(config_name))["rootfs"]["diff_ids"]
+        self.images = self  # client.images.get
+
+    def _read(self, member: str) -> bytes:
+        with tarfile.open(self.saved) as tar:
+            return tar.extractfile(member).read()
+
+    def info(self):
+        return {"DriverStatus": json.loads(self.driver)}
+
+    def get(self, name):
+        if name != NAME:
+            raise ImageNotFound(f"No such image: {name}")
+        attrs = {
+            "Created": "2026-11-21T10:00:00Z",
+            "RootFS": {"Layers": self.diff_ids},
+            "Config": {"Env": ["PATH=/bin"], "Cmd": ["run", "it"], "WorkingDir": "/experiment"},
+        }
+        return SimpleNamespace(id="sha256:local", attrs=attrs, save=self.save)
+
+    def save(self, named):
+        assert named is False  # only layers and config: the name is given on the server
+        data = self.saved.read_bytes()
+        return (data[i : i + 4096] for i in range(0, len(data), 4096))
+
+
+class FakeServer:
+    """Answers the plugin's shell commands as a server with these images would."""
+
+    def __init__(self, tmp: Path, driver=OVERLAY, named="", listing=()):
+        self.tmp, self.driver, self.named, self.listing = tmp, driver, named, listing
+        self.commands: list[str] = []
+        self.uploads: dict[str, bytes] = {}
+        self.drop_on = None  # a command start where the connection drops
+
+    def execute(self, command, sudoable=True):
+        self.commands.append(command)
+        if self.drop_on and command.startswith(self.drop_on):
+            raise AnsibleConnectionFailure("Connection reset by peer")
+        if command.startswith("find "):
+            listing = "".join(f"{line}\n" for line in self.listing)
+            marks = "--dlgr-images--"
+            return {"rc": 0, "stdout": f"{self.driver}\n{marks}\n{self.named}\n{marks}\n{listing}"}
+        if command.startswith("umask 077"):
+            assert not sudoable  # the upload goes in as the SSH user
+            return {"rc": 0, "stdout": "/var/tmp/dlgr-image-AbC12345\n"}
+        return {"rc": 0, "stdout": ""}
+
+    def put_file(self, local, remote):
+        self.uploads[remote] = Path(local).read_bytes()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "saved.tar"
+    return path, saved_image(path, [b"base" * 1000, b"deps", b"experiment"])
+
+
+@pytest.fixture
+def controller_tmp(tmp_path, monkeypatch):
+    """The controller's $TMPDIR, where the plugin keeps its copy of the image."""
+    where = tmp_path / "controller-tmp"
+    where.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(where))
+    return where
+
+
+def run_plugin(server: FakeServer, engine: FakeEngine, monkeypatch, **args) -> dict:
+    monkeypatch.setattr(docker, "from_env", lambda: engine)
+    action_loader.add_directory(str(ROLE / "action_plugins"))
+    task = SimpleNamespace(
+        args={"name": NAME, **args}, async_val=0, check_mode=False, action="docker_images_send"
+    )
+    connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/fake"), put_file=server.put_file)
+    action = action_loader.get("docker_images_send", task, connection, None, None, None, None)
+    action._low_level_execute_command = server.execute
+    return action.run(task_vars={})
+
+
+def line(image_id: str, layers: list[str]) -> str:
+    return f"{image_id} 2026-11-21T10:00:00Z {json.dumps(layers)} {SETTINGS}"
+
+
+def test_the_missing_layers_are_sent_and_loaded_then_both_copies_removed(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    result = run_plugin(server, FakeEngine(path), monkeypatch)
+    assert result["changed"] is True
+    assert result["whole"] is False
+    assert [layer["sent"] for layer in result["layers"]] == [False, False, True]
+    (upload,) = server.uploads
+    assert upload == "/var/tmp/dlgr-image-AbC12345/image.tar.gz"
+    assert result["sent_bytes"] == len(server.uploads[upload])
+    assert {n for n in names_in(server.uploads[upload]) if n.endswith("layer.tar")} == {
+        "v1-2/layer.tar"
+    }
+    assert result["msg"] == f"{NAME}: sent 1 of 3 layers, {result['sent_bytes']} bytes compressed"
+    assert [command.split()[0] for command in server.commands] == [
+        "find",
+        "umask",
+        "loaded=$(docker",
+        "rm",
+    ]
+    assert server.commands[-1] == "rm -rf /var/tmp/dlgr-image-AbC12345"
+    assert list(controller_tmp.iterdir()) == []
+    assert result["seconds"] >= 0
+
+
+def test_the_cli_reads_the_plugins_result_layer_by_layer(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    result = run_plugin(server, FakeEngine(path), monkeypatch)
+    lines = delivery_lines({"dlgr_images": {"lab": {NAME: result}}})
+    assert lines[0] == f"lab: {result['msg']}"
+    assert [entry.split()[-1] for entry in lines[1:]] == ["server", "server", "sent"]
+
+
+def test_nothing_is_sent_when_the_server_has_the_build_under_that_name(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, named=line("sha256:local", diff_ids))
+    result = run_plugin(server, FakeEngine(path), monkeypatch)
+    assert result["changed"] is False
+    assert result["msg"] == f"{NAME} is already there"
+    assert (result["sent_bytes"], result["layers"]) == (0, [])
+    assert len(server.commands) == 1
+    assert server.uploads == {}
+
+
+def test_a_build_the_server_holds_under_another_name_is_only_named(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, listing=[line("sha256:local", diff_ids)])
+    result = run_plugin(server, FakeEngine(path), monkeypatch)
+    assert result["changed"] is True
+    assert server.commands[1] == "docker tag sha256:local lab/exp:2"
+    assert server.uploads == {}
+
+
+def test_a_containerd_store_gets_the_whole_image(saved, controller_tmp, tmp_path, monkeypatch):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, driver=CONTAINERD, listing=[line("sha256:x", diff_ids[:2])])
+    result = run_plugin(server, FakeEngine(path), monkeypatch)
+    assert result["whole"] is True
+    assert all(layer["sent"] for layer in result["layers"])
+
+
+def test_a_connection_dropped_during_the_load_says_so_and_cleans_up(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, _ = saved
+    server = FakeServer(tmp_path)
+    server.drop_on = "loaded="
+    with pytest.raises(AnsibleActionFail, match="the SSH connection dropped") as failure:
+        run_plugin(server, FakeEngine(path), monkeypatch)
+    assert "No image was named; run the command again" in str(failure.value)
+    assert server.commands[-1] == "rm -rf /var/tmp/dlgr-image-AbC12345"
+    assert list(controller_tmp.iterdir()) == []
+
+
+def test_a_failed_command_gives_its_own_words_not_ssh_s(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, _ = saved
+    server = FakeServer(tmp_path)
+
+    def refuse(command, sudoable=True):
+        return {
+            "rc": 1,
+            "stdout": "Shared connection to 10.0.0.1 closed.\n",
+            "stderr": "permission denied while trying to connect to the Docker daemon\n",
+        }
+
+    server.execute = refuse
+    with pytest.raises(AnsibleActionFail) as failure:
+        run_plugin(server, FakeEngine(path), monkeypatch)
+    assert str(failure.value) == (
+        "Listing the images on the server failed: "
+        "permission denied while trying to connect to the Docker daemon"
+    )
+
+
+def test_an_unreadable_answer_points_at_docker_on_the_server(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, _ = saved
+    server = FakeServer(tmp_path)
+    server.execute = lambda command, sudoable=True: {"rc": 0, "stdout": "hello\n"}
+    with pytest.raises(AnsibleActionFail, match="is Docker installed there"):
+        run_plugin(server, FakeEngine(path), monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"name": ""}, "name: the image to send is required"),
+        ({"upload_parent": ["/var/tmp"]}, "upload_parent: a directory on the server is required"),
+        ({"name": "lab/other:1"}, "The image lab/other:1 is not in the controller's Docker"),
+        ({"colour": "red"}, "Invalid options for docker_images_send: colour"),
+    ],
+)
+def test_bad_arguments_and_a_missing_image_read_plainly(
+    saved, controller_tmp, tmp_path, monkeypatch, args, message
+):
+    server = FakeServer(tmp_path)
+    with pytest.raises(AnsibleActionFail, match=message):
+        run_plugin(server, FakeEngine(saved[0]), monkeypatch, **args)
+    assert server.commands == []
+
+
+def test_an_archive_docker_save_cut_short_fails_the_send(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, _ = saved
+    path.write_bytes(path.read_bytes()[:1000])
+    engine = FakeEngine.__new__(FakeEngine)
+    engine.saved, engine.driver, engine.diff_ids, engine.images = path, OVERLAY, [], engine
+    with pytest.raises(AnsibleActionFail, match=f"Sending {NAME} failed"):
+        run_plugin(FakeServer(tmp_path), engine, monkeypatch)
+    assert list(controller_tmp.iterdir()) == []
+
+
+def test_the_cli_lists_each_layer_from_the_roles_stats():
+    stats = {
+        "dlgr_images": {
+            "lab": {
+                "exp:2": {
+                    "msg": "exp:2: sent 1 of 2 layers, 2048 bytes compressed",
+                    "layers": [
+                        {"diff_id": "sha256:" + "a" * 64, "size": 74_100_000, "sent": False},
+                        {"diff_id": "sha256:" + "b" * 64, "size": 1_536, "sent": True},
+                    ],
+                }
+            }
+        }
+    }
+    lines = delivery_lines(stats)
+    assert lines[0] == "lab: exp:2: sent 1 of 2 layers, 2048 bytes compressed"
+    assert lines[1].split() == ["layer", "1/2", "a" * 12, "74.1", "MB", "on", "the", "server"]
+    assert lines[2].split() == ["layer", "2/2", "b" * 12, "1.5", "kB", "sent"]
+    assert delivery_lines({}) == []
+
+
+def test_ansible_doc_shows_the_options_and_what_it_returns():
+    """The exact command the role's README gives."""
+    ansible_doc = shutil.which("ansible-doc", path=str(Path(sys.executable).parent))
+    shown = subprocess.run(
+        [ansible_doc, "-M", str(ROLE / "library"), "docker_images_send"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": str(Path(sys.executable).parent), "ANSIBLE_NOCOLOR": "1"},
+    ).stdout
+    assert "MODULE docker_images_send" in shown
+    for option in ("name", "upload_parent", "default: /var/tmp", "sent_bytes", "layers"):
+        assert option in shown
