@@ -16,7 +16,7 @@ import docker
 import pytest
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.loader import action_loader
-from docker.errors import ImageNotFound
+from docker.errors import DockerException, ImageNotFound
 
 from dlgr_ansible.images import delivery_lines
 from tests.unit.fake_saved_image import ROLE, names_in, saved_image
@@ -248,6 +248,29 @@ def test_bad_arguments_and_a_missing_image_read_plainly(
     with pytest.raises(AnsibleActionFail, match=message):
         run_plugin(server, FakeEngine(saved[0]), monkeypatch, **args)
     assert server.commands == []
+
+
+def test_dockers_own_words_follow_the_message_once(saved, controller_tmp, tmp_path, monkeypatch):
+    with pytest.raises(AnsibleActionFail) as failure:
+        run_plugin(FakeServer(tmp_path), FakeEngine(saved[0]), monkeypatch, name="lab/other:1")
+    message = str(failure.value)
+    assert message.count("is not in the controller's Docker engine") == 1
+    assert message.count("No such image: lab/other:1") == 1
+
+
+def test_a_failed_docker_save_fails_the_send(saved, controller_tmp, tmp_path, monkeypatch):
+    engine = FakeEngine(saved[0])
+
+    def broken_save(named):
+        yield b"partial"
+        raise DockerException("the engine went away")
+
+    engine.save = broken_save
+    server = FakeServer(tmp_path)
+    with pytest.raises(AnsibleActionFail, match=f"Sending {NAME} failed: the engine went away"):
+        run_plugin(server, engine, monkeypatch)
+    assert server.uploads == {}
+    assert list(controller_tmp.iterdir()) == []
 
 
 def test_an_archive_docker_save_cut_short_fails_the_send(

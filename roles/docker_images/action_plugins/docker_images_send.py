@@ -55,7 +55,8 @@ class ActionModule(ActionBase):
         try:
             image = local.local_image(name)
         except local.LocalImageError as error:
-            raise AnsibleActionFail(str(error)) from error
+            # Ansible appends each cause's message: Docker's own, once.
+            raise AnsibleActionFail(str(error)) from error.__cause__
         step = server.next_step(
             image.image, self._inspect_server(name, parent), image.containerd_store
         )
@@ -134,7 +135,9 @@ class ActionModule(ActionBase):
                 "msg": f"{name}: sent {len(sent)} of {len(layers)} layers,"
                 f" {packed.stat().st_size} bytes compressed",
             }
-        except (OSError, ValueError, KeyError, tarfile.TarError, local.LocalImageError) as error:
+        except local.LocalImageError as error:
+            raise AnsibleActionFail(f"Sending {name} failed: {error}") from error.__cause__
+        except (OSError, ValueError, KeyError, tarfile.TarError) as error:
             raise AnsibleActionFail(f"Sending {name} failed: {error}") from error
         finally:
             shutil.rmtree(local_dir, ignore_errors=True)

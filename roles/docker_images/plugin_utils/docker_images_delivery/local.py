@@ -12,7 +12,7 @@ from .images import Image, image_from_attrs
 
 
 class LocalImageError(Exception):
-    """A message for the user about the controller's side."""
+    """A message for the user about the controller's side; the cause is Docker's own error."""
 
 
 @dataclass(frozen=True)
