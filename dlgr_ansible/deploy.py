@@ -5,17 +5,17 @@ import ipaddress
 import secrets
 import socket
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dlgr_ansible import validate
+from dlgr_ansible import service_images, validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import TABLES
-from dlgr_ansible.images import locally_available
+from dlgr_ansible.images import ImageLookup, locally_available
 from dlgr_ansible.local_secrets import LocalPassword
-from dlgr_ansible.provision import dozzle_message
 
 # Settings about the server and this tool, not the experiment: kept out of its environment.
 NOT_FOR_THE_APP = {
@@ -23,21 +23,21 @@ NOT_FOR_THE_APP = {
     "docker_engine_source",
     "tls",
     "dns_host",
-    "docker_postgresql_image",
-    "docker_caddy_image",
-    "docker_dozzle_image",
-    "docker_redis_image",
-    "docker_pgbouncer_image",
+    *service_images.CONFIG_KEYS,
     # Dallinger drops these too: the server gives the app its own database.
     "database_url",
     "heroku_auth_token",
     "host",
 }
 # Config key -> dallinger_app variable, for the images of the app's services.
-IMAGE_KEYS = {
-    "docker_redis_image": "dallinger_app_redis_image",
-    "docker_pgbouncer_image": "dallinger_app_pgbouncer_image",
-}
+IMAGE_KEYS = service_images.of_role("dallinger_app")
+# Does this name resolve? Raises OSError when not. The real answer is `resolve_name`;
+# unit tests pass a fake, so they never depend on this machine's resolver.
+Resolver = Callable[[str], None]
+
+
+def resolve_name(hostname: str) -> None:
+    socket.getaddrinfo(hostname, 443)
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,12 @@ def default_tls(domain: str) -> str:
     return "internal" if domain == "localhost" or domain.endswith(".localhost") else "acme"
 
 
-def check_dns(plan: "Deployment") -> None:
+def check_dns(plan: "Deployment", resolve: Resolver = resolve_name) -> None:
     """The app's name must resolve before anything changes: /launch and Caddy's
     certificate both depend on it."""
     hostname = urlsplit(plan.url).hostname
     try:
-        socket.getaddrinfo(hostname, 443)
+        resolve(hostname)
     except OSError as exc:
         domain = plan.variables["dallinger_app_dns_host"]
         raise DlgrError(
@@ -161,6 +161,7 @@ def plan_deployment(
     https_port: int = 443,
     server_address: str | None = None,
     build: bool = False,
+    local_images: ImageLookup = locally_available,
 ) -> Deployment:
     """Everything a deploy needs, checked before anything connects. With `build` and no
     image given or configured, the image is set later by `with_image`."""
@@ -217,10 +218,12 @@ def plan_deployment(
         dashboard=dashboard,
         variables=variables,
     )
-    return with_image(plan, image) if image else plan
+    return with_image(plan, image, local_images) if image else plan
 
 
-def with_image(plan: Deployment, image: str) -> Deployment:
+def with_image(
+    plan: Deployment, image: str, local_images: ImageLookup = locally_available
+) -> Deployment:
     """`plan` deploying `image`, sent from this machine's Docker when it has it."""
     variables = dict(plan.variables)
     variables["dallinger_app_image"] = image
@@ -229,7 +232,7 @@ def with_image(plan: Deployment, image: str) -> Deployment:
         "docker_image_name": image,
     }
     images = [image] + [variables[v] for v in IMAGE_KEYS.values() if v in variables]
-    variables["dallinger_app_images_from_controller"] = locally_available(images)
+    variables["dallinger_app_images_from_controller"] = local_images(images)
     return replace(plan, variables=variables)
 
 
@@ -250,27 +253,3 @@ def app_report(plan: Deployment, deployed: dict) -> dict:
         if plan.dashboard.new or report["created"]:
             report["dashboard_password"] = plan.dashboard.value
     return report
-
-
-def deploy_summary(plan: Deployment, results: dict) -> list[str]:
-    app = results.get("app")
-    if not app:
-        return []
-    lines = []
-    if app["recruitment_msg"]:
-        lines += ["Recruitment:", app["recruitment_msg"], ""]
-    lines += [
-        f"Experiment: {app['url']}",
-        f"Dashboard:  {app['dashboard_url']} (user {app['dashboard_user']})",
-    ]
-    if "dashboard_password" in app:
-        lines.append(
-            f"Dashboard password: {app['dashboard_password']} (shown once; saved in "
-            f"{app['dashboard_password_file']}, readable only by you)"
-        )
-    elif "dashboard_password_file" in app:
-        lines.append(f"Dashboard password: in {app['dashboard_password_file']}")
-    lines.append(f"Logs: {app['logs']}")
-    if "dozzle" in results:
-        lines.append(dozzle_message(results["dozzle"]))
-    return lines

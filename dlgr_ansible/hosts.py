@@ -65,6 +65,15 @@ class Server:
         return data
 
     @classmethod
+    def new(cls, host: str, user: str | None, port: int | str) -> "Server":
+        """A server about to be added, every value checked."""
+        return cls(
+            host=validate.host(host),
+            user=validate.user(user) if user is not None else None,
+            port=validate.port(port),
+        )
+
+    @classmethod
     def from_json(cls, data: dict) -> "Server":
         return cls(
             host=str(data["host"]),
@@ -137,6 +146,13 @@ class HostsStore:
         if len(servers) > 1:
             raise ServerChoiceNeeded(list(servers))
         return next(iter(servers.values()))
+
+    def selection(self, name: str | None) -> dict[str, Server]:
+        """All saved servers, or just the one named."""
+        if name:
+            server = self.resolve(name)
+            return {server.host: server}
+        return self.servers()
 
     @staticmethod
     def _read(path: Path) -> Server:

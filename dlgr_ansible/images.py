@@ -2,6 +2,7 @@
 login for the images the server pulls."""
 
 import os
+from collections.abc import Callable
 
 import docker
 from docker.errors import DockerException, ImageNotFound
@@ -12,6 +13,11 @@ from dlgr_ansible.errors import DlgrError
 
 class ImageProblem(DlgrError):
     """An image cannot be provided."""
+
+
+# Which of these images does this machine's Docker engine have? The real answer is
+# `locally_available`; unit tests pass a fake, so they never ask a Docker engine.
+ImageLookup = Callable[[list[str]], list[str]]
 
 
 def locally_available(names: list[str]) -> list[str]:
@@ -39,10 +45,10 @@ def _has(client: docker.DockerClient, name: str) -> bool:
     return True
 
 
-def require_local(name: str) -> str:
+def require_local(name: str, local_images: ImageLookup = locally_available) -> str:
     """An image to send from this machine: it must be a valid reference present locally."""
     validate.image(name)
-    if not locally_available([name]):
+    if not local_images([name]):
         raise ImageProblem(
             f"The image {name} is not in your local Docker engine (or Docker is not running). "
             f"Build or pull it first (`docker pull {name}`), or let the server pull it from its "

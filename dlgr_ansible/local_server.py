@@ -189,7 +189,7 @@ def ensure_key(config: Config, say: Callable[[str], None]) -> Path:
     ~/.dallingerconfig (appended, so nothing the user wrote there changes).
     """
     if config.get("server_pem"):
-        return sshkeys.check_private_key(config.server_pem()).path
+        return sshkeys.configured_key(config)
     key = local_dir() / "id_ed25519"
     if not key.exists():
         sshkeys.create_key(key)

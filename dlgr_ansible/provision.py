@@ -1,44 +1,13 @@
 """Map the CLI's options and the config keys onto the provisioning roles' variables."""
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import bcrypt
-
-from dlgr_ansible import validate
+from dlgr_ansible import service_images, validate
 from dlgr_ansible.config import Config
+from dlgr_ansible.dozzle import DozzleLogin
 from dlgr_ansible.errors import DlgrError
-from dlgr_ansible.images import locally_available
-from dlgr_ansible.local_secrets import read_or_create, secret_path
+from dlgr_ansible.images import ImageLookup, locally_available
 
 # Config key -> role variable, for the images of the shared stack.
-IMAGE_KEYS = {
-    "docker_postgresql_image": "dallinger_server_postgresql_image",
-    "docker_caddy_image": "dallinger_server_caddy_image",
-    "docker_dozzle_image": "dallinger_server_dozzle_image",
-}
-
-
-@dataclass(frozen=True)
-class DozzleLogin:
-    """The password offered to a server without one; the server keeps the one it has."""
-
-    password: str
-    password_hash: str
-    saved_in: Path
-    new: bool  # made for this run, not offered before
-
-    @classmethod
-    def for_server(cls, host: str) -> "DozzleLogin":
-        path = secret_path(host, "dozzle-password")
-        new = not path.exists()
-        password = read_or_create(host, "dozzle-password")
-        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
-        return cls(password, hashed, path, new)
-
-    def forget_if_new(self) -> None:
-        if self.new:
-            self.saved_in.unlink(missing_ok=True)
+IMAGE_KEYS = service_images.of_role("dallinger_server")
 
 
 def docker_variables(config: Config, docker_source: str | None = None) -> dict:
@@ -46,8 +15,16 @@ def docker_variables(config: Config, docker_source: str | None = None) -> dict:
     return {"docker_engine_source": validate.docker_source(source)}
 
 
-def stack_variables(config: Config, dns_host: str | None = None, tls: str | None = None) -> dict:
-    """Variables for the dallinger_server role; raises DlgrError on bad values."""
+def stack_variables(
+    config: Config,
+    dns_host: str | None = None,
+    tls: str | None = None,
+    local_images: ImageLookup = locally_available,
+) -> dict:
+    """Variables for the dallinger_server role; raises DlgrError on bad values.
+
+    `local_images` says which images this machine's Docker engine has (those are sent
+    from here); unit tests pass a fake."""
     tls = validate.tls(tls or config.get("tls") or "acme")
     email = (config.get("contact_email_on_error") or "").strip()
     if tls == "acme" and not validate.is_email(email):
@@ -67,7 +44,7 @@ def stack_variables(config: Config, dns_host: str | None = None, tls: str | None
         if value is not None:
             variables[variable] = validate.image(value) if value else ""
     images = [variables.get(variable) for variable in IMAGE_KEYS.values()]
-    variables["dallinger_server_images_from_controller"] = locally_available(
+    variables["dallinger_server_images_from_controller"] = local_images(
         [image for image in images if image]
     )
     return variables
@@ -79,34 +56,13 @@ def server_variables(
     dns_host: str | None = None,
     tls: str | None = None,
     docker_source: str | None = None,
+    local_images: ImageLookup = locally_available,
 ) -> tuple[dict, DozzleLogin | None]:
     """Variables of provision.yml (also run by every deploy), and the Dozzle login offered."""
-    variables = docker_variables(config, docker_source) | stack_variables(config, dns_host, tls)
+    variables = docker_variables(config, docker_source)
+    variables |= stack_variables(config, dns_host, tls, local_images)
     dozzle_enabled = config.get("docker_dozzle_image") != ""  # unset means the default image
-    dozzle = DozzleLogin.for_server(host) if dozzle_enabled else None
+    dozzle = DozzleLogin.offered(host) if dozzle_enabled else None
     if dozzle:
         variables["dallinger_server_dozzle_password_hash"] = dozzle.password_hash
     return variables, dozzle
-
-
-def dozzle_results(results: dict, host: str, ok: bool, dozzle: DozzleLogin | None) -> dict:
-    """The Dozzle login to show, when the server took the one offered; forgets it otherwise."""
-    taken = results.get("dlgr_dozzle_password_set", {}).get(host)
-    if dozzle and ok and not taken:
-        dozzle.forget_if_new()  # the server keeps a password of its own
-    if not (dozzle and taken):
-        return {}
-    return {
-        "dozzle": {
-            "user": "dallinger",
-            "password": dozzle.password,
-            "saved_in": str(dozzle.saved_in),
-        }
-    }
-
-
-def dozzle_message(login: dict) -> str:
-    return (
-        f"Dozzle log viewer: user {login['user']}, password {login['password']} "
-        f"(also saved in {login['saved_in']}, readable only by you)."
-    )

@@ -9,6 +9,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
+from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 
 MIN_RSA_BITS = 2048
@@ -61,6 +62,11 @@ def check_private_key(path: Path) -> KeyInfo:
         f"SSH key {path} is of a kind dlgr-ansible does not support. "
         "Use an ed25519, RSA (2048 bits or more) or ECDSA key."
     )
+
+
+def configured_key(config: Config) -> Path:
+    """The checked `server_pem`: every SSH connection uses it."""
+    return check_private_key(config.server_pem()).path
 
 
 def _load(path: Path):

@@ -1,4 +1,4 @@
-"""server_ops fed with hand-written (fake) playbook reports shaped like the real ones.
+"""The server views' library modules fed with hand-written (fake) playbook reports shaped like the real ones.
 
 Also the ssh command line of `--follow`, the checks made before connecting, and the
 CLI's error paths that end before anything connects (no server, no playbook run).
@@ -14,8 +14,16 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from dlgr_ansible import server_ops, validate
-from dlgr_ansible.cli import cli
+from dlgr_ansible import (
+    app_logs,
+    container_stats,
+    db_connections,
+    dozzle,
+    server_apps,
+    ssh,
+    validate,
+)
+from dlgr_ansible.cli import cli, tables
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.validate import ValidationError
@@ -49,7 +57,7 @@ def render(table) -> str:
 
 
 def test_apps_running_first_with_url_and_image():
-    found = server_ops.apps_from_server(FAKE_APPS_REPORT)
+    found = server_apps.apps_from_server(FAKE_APPS_REPORT)
     assert [a.to_json() for a in found] == [
         {
             "name": "demo1",
@@ -70,14 +78,14 @@ def test_apps_running_first_with_url_and_image():
             "image": "-",
         },
     ]
-    text = render(server_ops.apps_table(found))
+    text = render(tables.apps_table(found))
     assert "demo1" in text
     assert "siteonly" in text
 
 
 def test_apps_image_from_compose_file_without_containers():
     report = dict(FAKE_APPS_REPORT, containers=[])
-    found = {a.name: a for a in server_ops.apps_from_server(report)}
+    found = {a.name: a for a in server_apps.apps_from_server(report)}
     assert found["old"].image == "lab/old:3"
     assert {a.state for a in found.values()} == {"inactive"}
 
@@ -88,19 +96,19 @@ def test_apps_running_as_docker_ps_lists_it(state):
         "compose_files": [f"{HOME}/a/docker-compose.yml"],
         "containers": [f"a\tworker_1\t{state}\tx"],
     }
-    (found,) = server_ops.apps_from_server(report)
+    (found,) = server_apps.apps_from_server(report)
     assert (found.state, found.url, found.image) == ("running", "-", "-")
 
 
 def test_apps_with_an_empty_site_file():
-    (found,) = server_ops.apps_from_server({"site_files": [f"{HOME}/caddy.d/empty"]})
+    (found,) = server_apps.apps_from_server({"site_files": [f"{HOME}/caddy.d/empty"]})
     assert (found.name, found.url) == ("empty", "-")
 
 
 def test_apps_leave_out_hidden_and_backup_files():
     report = {"sites": [f"{HOME}/caddy.d/.swp\tx {{", f"{HOME}/caddy.d/a~\ta {{"]}
-    assert server_ops.apps_from_server(report) == []
-    assert server_ops.apps_from_server({}) == []
+    assert server_apps.apps_from_server(report) == []
+    assert server_apps.apps_from_server({}) == []
 
 
 @pytest.mark.parametrize(
@@ -116,7 +124,7 @@ def test_apps_leave_out_hidden_and_backup_files():
     ],
 )
 def test_site_url(line, url):
-    assert server_ops.site_url(line) == url
+    assert server_apps.site_url(line) == url
 
 
 def test_stats_rows_from_docker_json():
@@ -137,7 +145,7 @@ def test_stats_rows_from_docker_json():
         "not json",
         json.dumps({"Name": "a-first"}),
     ]
-    rows = server_ops.parse_stats(lines)
+    rows = container_stats.parse_stats(lines)
     assert [row["name"] for row in rows] == ["a-first", "web"]
     assert rows[1] == {
         "name": "web",
@@ -148,20 +156,20 @@ def test_stats_rows_from_docker_json():
         "block_io": "0B / 0B",
         "pids": "3",
     }
-    assert "10MiB / 1GiB" in render(server_ops.stats_table(rows))
+    assert "10MiB / 1GiB" in render(tables.stats_table(rows))
 
 
 def test_db_connections_report():
     data = {"report": {"max_connections": 100, "databases": {"demo": 3, "dallinger": 1}}}
-    report = server_ops.db_connections_from_server(data)
+    report = db_connections.db_connections_from_server(data)
     assert report == {
         "max_connections": 100,
         "total": 4,
         "databases": {"dallinger": 1, "demo": 3},
     }
-    text = render(server_ops.db_connections_table(report))
+    text = render(tables.db_connections_table(report))
     assert "4 of 100" in text
-    assert server_ops.db_connections_from_server({"report": '{"databases": {}}'})["total"] == 0
+    assert db_connections.db_connections_from_server({"report": '{"databases": {}}'})["total"] == 0
 
 
 @pytest.mark.parametrize("name", ["web", "worker_1", "clock", "pgbouncer", "a.b-c"])
@@ -176,19 +184,19 @@ def test_bad_service_names(name):
 
 
 def test_logs_variables_check_everything():
-    assert server_ops.logs_variables("demo1", "web", None) == {
+    assert app_logs.logs_variables("demo1", "web", None) == {
         "dlgr_app": "demo1",
         "dlgr_service": "web",
     }
-    assert server_ops.logs_variables("demo1", "worker_1", 0)["dlgr_tail"] == 0
+    assert app_logs.logs_variables("demo1", "worker_1", 0)["dlgr_tail"] == 0
     with pytest.raises(ValidationError, match="app name"):
-        server_ops.logs_variables("Demo_1", "web", None)
+        app_logs.logs_variables("Demo_1", "web", None)
     with pytest.raises(ValidationError, match="--tail"):
-        server_ops.logs_variables("demo1", "web", -1)
+        app_logs.logs_variables("demo1", "web", -1)
 
 
 def test_logs_commands():
-    assert server_ops.logs_command("demo1", "web", 5, follow=False) == [
+    assert app_logs.logs_command("demo1", "web", 5, follow=False) == [
         "docker",
         "compose",
         "-f",
@@ -199,15 +207,15 @@ def test_logs_commands():
         "5",
         "web",
     ]
-    follow = server_ops.logs_follow_command("demo1", "web", None)
+    follow = app_logs.logs_follow_command("demo1", "web", None)
     assert follow[-3:] == ["--no-color", "--follow", "web"]
 
 
 def test_logs_follow_command_runs_in_a_shell(tmp_path):
     """The follow command, as the remote login shell gets it, checks the app first."""
-    remote = shlex.join(server_ops.logs_follow_command("demo1", "web", 2))
+    remote = shlex.join(app_logs.logs_follow_command("demo1", "web", 2))
     missing = subprocess.run(["sh", "-c", remote], cwd=tmp_path, check=False)
-    assert missing.returncode == server_ops.APP_MISSING_EXIT
+    assert missing.returncode == app_logs.APP_MISSING_EXIT
     (tmp_path / "dallinger" / "demo1").mkdir(parents=True)
     (tmp_path / "dallinger" / "demo1" / "docker-compose.yml").write_text("name: demo1\n")
     fake_bin = tmp_path / "bin"
@@ -221,14 +229,14 @@ def test_logs_follow_command_runs_in_a_shell(tmp_path):
         text=True,
         check=True,
     )
-    assert echoed.stdout.splitlines() == server_ops.logs_command("demo1", "web", 2, True)[1:]
+    assert echoed.stdout.splitlines() == app_logs.logs_command("demo1", "web", 2, True)[1:]
 
 
 def test_ssh_argv_has_the_inventory_options(tmp_path):
     key = tmp_path / "my key"
     known = tmp_path / "known hosts"
     server = Server(host="h.example.org", user="dallinger", port=2222)
-    argv = server_ops.ssh_argv(server, key, ["docker", "stats"], known_hosts=known)
+    argv = ssh.ssh_argv(server, key, ["docker", "stats"], known_hosts=known)
     assert argv[0] == "ssh"
     assert argv[-3:] == ["--", "h.example.org", "docker stats"]
     options = " ".join(argv)
@@ -244,14 +252,14 @@ def test_ssh_argv_has_the_inventory_options(tmp_path):
     assert argv[argv.index("-p") + 1] == "2222"
     assert argv[argv.index("-l") + 1] == "dallinger"
     assert "-t" not in argv
-    assert "-t" in server_ops.ssh_argv(server, key, ["x"], tty=True, known_hosts=known)
-    no_user = server_ops.ssh_argv(Server(host="h"), key, ["x"], known_hosts=known)
+    assert "-t" in ssh.ssh_argv(server, key, ["x"], tty=True, known_hosts=known)
+    no_user = ssh.ssh_argv(Server(host="h"), key, ["x"], known_hosts=known)
     assert "-l" not in no_user
 
 
 def test_ssh_remote_command_quoting():
     nasty = ["printf", "%s|", "a b", "$HOME", "it's", "; rm -rf ~"]
-    argv = server_ops.ssh_argv(Server(host="h"), "k", nasty)
+    argv = ssh.ssh_argv(Server(host="h"), "k", nasty)
     # The remote login shell splits the one string back into exactly these words.
     assert shlex.split(argv[-1]) == nasty
     out = subprocess.run(["sh", "-c", argv[-1]], capture_output=True, text=True, check=True)
@@ -259,7 +267,7 @@ def test_ssh_remote_command_quoting():
 
 
 def test_dozzle_password_hash_and_variables():
-    new = server_ops.DozzlePassword.of("s3cret pass")
+    new = dozzle.DozzleLogin.chosen("h.org", "s3cret pass")
     assert bcrypt.checkpw(b"s3cret pass", new.password_hash.encode())
     assert new.variables() == {
         "dlgr_dozzle_password": "s3cret pass",
@@ -270,19 +278,19 @@ def test_dozzle_password_hash_and_variables():
 @pytest.mark.parametrize("bad", ["", "   ", "a\nb", "x" * 73])
 def test_dozzle_password_rejects(bad):
     with pytest.raises(DlgrError):
-        server_ops.DozzlePassword.of(bad)
+        dozzle.DozzleLogin.chosen("h.org", bad)
 
 
 def test_secret_saved_private_overwritten_and_restored(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert server_ops.read_secret("h.org") is None
-    path = server_ops.save_secret("h.org", "one")
+    assert dozzle.read_saved("h.org") is None
+    path = dozzle.save("h.org", "one")
     assert path == tmp_path / ".dallinger" / "dlgr-ansible" / "h.org" / "dozzle-password"
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
-    server_ops.save_secret("h.org", "two")
-    assert server_ops.read_secret("h.org") == "two"
-    server_ops.save_secret("h.org", None)
+    dozzle.save("h.org", "two")
+    assert dozzle.read_saved("h.org") == "two"
+    dozzle.save("h.org", None)
     assert not path.exists()
     assert [p.name for p in path.parent.iterdir()] == []  # no temporary file left
 
@@ -333,5 +341,5 @@ def test_cli_checks_before_connecting(home, args, text):
 
 
 def test_site_url_on_a_rehearsal_server_carries_its_https_port():
-    assert server_ops.site_url("demo.localhost {", 8443) == "https://demo.localhost:8443/"
-    assert server_ops.site_url("demo.localhost {", 443) == "https://demo.localhost/"
+    assert server_apps.site_url("demo.localhost {", 8443) == "https://demo.localhost:8443/"
+    assert server_apps.site_url("demo.localhost {", 443) == "https://demo.localhost/"

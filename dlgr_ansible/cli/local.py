@@ -5,7 +5,7 @@ import json
 import click
 
 from dlgr_ansible import local_server
-from dlgr_ansible.cli_common import App, pass_app
+from dlgr_ansible.cli.app import App, pass_app
 from dlgr_ansible.inventory import default_known_hosts
 
 
@@ -59,19 +59,19 @@ def up(app: App, ssh_port, http_port, https_port, base_image, offline):
     user 'dallinger' (without server_pem, a new key is made and configured).
     """
     ports = local_server.Ports(ssh=ssh_port, http=http_port, https=https_port)
+    session = app.session()
     server = local_server.up(
-        app.config(),
-        app.store(),
+        session.config(),
+        session.store(),
         default_known_hosts(),
         ports,
         base_image=base_image,
         offline=offline,
         say=app.err.print,
     )
-    app.err.print(
+    app.say(
         f"Rehearsal server running: saved as '{server.host}' (SSH port {server.port}). "
-        f"Apps will answer at https://<app>.localhost:{server.https_port}/",
-        soft_wrap=True,
+        f"Apps will answer at https://<app>.localhost:{server.https_port}/"
     )
 
 
@@ -79,7 +79,7 @@ def up(app: App, ssh_port, http_port, https_port, base_image, offline):
 @pass_app
 def down(app: App):
     """Remove the rehearsal server with every app and database on it."""
-    if local_server.down(app.store(), default_known_hosts()):
+    if local_server.down(app.session().store(), default_known_hosts()):
         app.err.print("Removed the rehearsal server and forgot the server 'local'.")
     else:
         app.err.print("There is no rehearsal server.")
@@ -102,3 +102,6 @@ def status(app: App, as_json):
         f"{current.state}: server 'local', SSH 127.0.0.1:{ports.ssh}, "
         f"HTTP 127.0.0.1:{ports.http}, HTTPS 127.0.0.1:{ports.https}"
     )
+
+
+COMMANDS = [local_server_group]

@@ -1,0 +1,45 @@
+"""An app's logs: the variables of logs.yml, and the compose command `--follow` runs over ssh."""
+
+import shlex
+
+from dlgr_ansible import validate
+from dlgr_ansible.errors import DlgrError
+
+# The key logs.yml hands the text back under (set_stats), keyed there by inventory host.
+LOGS_KEY = "dlgr_logs"
+# The exit code of the follow command when the app has no compose file.
+APP_MISSING_EXIT = 3
+
+
+def logs_variables(app: str, service: str, tail: int | None) -> dict:
+    """logs.yml's variables, every value checked before anything connects."""
+    variables = {"dlgr_app": validate.app_name(app), "dlgr_service": validate.service_name(service)}
+    if validate.tail_lines(tail) is not None:
+        variables["dlgr_tail"] = tail
+    return variables
+
+
+def no_such_app(app: str, server: str) -> DlgrError:
+    return DlgrError(f"no app {app} on {server}; see `dlgr-ansible apps`")
+
+
+def logs_command(app: str, service: str, tail: int | None, follow: bool) -> list[str]:
+    """The compose command the logs playbook runs, for the ssh path (relative to $HOME)."""
+    argv = ["docker", "compose", "-f", f"dallinger/{app}/docker-compose.yml", "logs", "--no-color"]
+    if follow:
+        argv.append("--follow")
+    if tail is not None:
+        argv += ["--tail", str(tail)]
+    return [*argv, service]
+
+
+def logs_follow_command(app: str, service: str, tail: int | None) -> list[str]:
+    """Checks the app exists (exit 3 when not), then follows its logs."""
+    check = ["test", "-e", f"dallinger/{app}/docker-compose.yml"]
+    return [
+        "sh",
+        "-c",
+        f'{shlex.join(check)} || exit {APP_MISSING_EXIT}; exec "$@"',
+        "sh",
+        *logs_command(app, service, tail, follow=True),
+    ]

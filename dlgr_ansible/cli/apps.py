@@ -1,0 +1,171 @@
+"""`deploy`, `sandbox`, `export` and `destroy`: one app on one server."""
+
+import sys
+from pathlib import Path
+
+import click
+
+from dlgr_ansible import validate
+from dlgr_ansible.cli.app import (
+    App,
+    app_option,
+    config_option,
+    options,
+    pass_app,
+    playbook_options,
+    server_option,
+)
+from dlgr_ansible.cli.servers import dozzle_message
+from dlgr_ansible.commands import apps as commands
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.images import PASSWORD_ENV, USERNAME_ENV
+from dlgr_ansible.reports import Deployed
+
+# How the server logs in to a private registry to pull the image.
+registry_options = options(
+    click.option(
+        "--registry-user",
+        help=f"Log in to the image's registry as this user (or set {USERNAME_ENV}). The "
+        f"password comes from {PASSWORD_ENV} or a prompt, never from an option.",
+    ),
+    click.option(
+        "--keep-login",
+        is_flag=True,
+        help="Keep the registry login in the server's ~/.docker/config.json (0600). By "
+        "default it is removed right after the pull.",
+    ),
+)
+
+
+def ask_registry_password() -> str:
+    if not sys.stdin.isatty():
+        return ""
+    return click.prompt("Registry password", hide_input=True, err=True)
+
+
+def _deploy_command(name: str, mode: str) -> click.Command:
+    @click.command(name)
+    @app_option
+    @click.option("--image", help="Docker image of the experiment.")
+    @click.option("--dns-host", help="Domain whose subdomains point at the server, or 'nip.io'.")
+    @click.option(
+        "--tls",
+        type=click.Choice(validate.TLS_MODES),
+        help="Certificates from Let's Encrypt or Caddy's own CA.",
+    )
+    @config_option
+    @server_option
+    @click.option(
+        "--update",
+        "-u",
+        is_flag=True,
+        help="Update an existing app: new image and config, data kept.",
+    )
+    @click.option(
+        "--archive",
+        "-a",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Export zip to seed the database.",
+    )
+    @click.option(
+        "--ca-bundle",
+        # Checked only when something is built: the variable may be set for every shell.
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="DLGR_CA_BUNDLE",
+        help="CA bundle for pip when the image is built here (TLS-intercepting proxies); "
+        "it reaches the experiment's Dockerfile as build-ca/ca-certificates.crt. Or set "
+        "DLGR_CA_BUNDLE.",
+    )
+    @registry_options
+    @playbook_options
+    @pass_app
+    def command(app: App, **chosen):
+        report = commands.deploy(app.session(), mode, ask_password=ask_registry_password, **chosen)
+        if app.finish(report):
+            for line in deploy_summary(report):
+                app.say(line)
+
+    command.help = (
+        f"Deploy an experiment image in {mode} mode: database, Redis, web and worker "
+        "containers, a Caddy site with HTTPS, then launch the experiment."
+    )
+    return command
+
+
+def deploy_summary(report: Deployed) -> list[str]:
+    """What the researcher needs next: URLs, the dashboard password once, the logs."""
+    app = report.app
+    if not app:
+        return []
+    lines = []
+    if app["recruitment_msg"]:
+        lines += ["Recruitment:", app["recruitment_msg"], ""]
+    lines += [
+        f"Experiment: {app['url']}",
+        f"Dashboard:  {app['dashboard_url']} (user {app['dashboard_user']})",
+    ]
+    if "dashboard_password" in app:
+        lines.append(
+            f"Dashboard password: {app['dashboard_password']} (shown once; saved in "
+            f"{app['dashboard_password_file']}, readable only by you)"
+        )
+    elif "dashboard_password_file" in app:
+        lines.append(f"Dashboard password: in {app['dashboard_password_file']}")
+    lines.append(f"Logs: {app['logs']}")
+    if report.dozzle:
+        lines.append(dozzle_message(report.dozzle))
+    return lines
+
+
+@click.command()
+@app_option
+@server_option
+@click.option("--no-scrub", is_flag=True, help="Keep personal data (worker ids, IP addresses).")
+@click.option(
+    "--output", type=click.Path(file_okay=False), help="Directory for data/<app>-data.zip."
+)
+@playbook_options
+@pass_app
+def export(app: App, app_name, server, no_scrub, output):
+    """Export an app's database as data/<app>-data.zip, in Dallinger's format."""
+    report = commands.export(app.session(), app_name, server, not no_scrub, output)
+    if app.finish(report):
+        app.say(f"Exported {report.name} to {report.path}")
+
+
+@click.command()
+@app_option
+@server_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-backup", is_flag=True, help="Skip the export taken before anything is removed.")
+@playbook_options
+@pass_app
+def destroy(app: App, app_name, server, yes, no_backup):
+    """Back up, then remove an app: containers, Caddy site, database, role and data."""
+
+    def confirm(name: str, question: str) -> None:
+        if yes:
+            return
+        if not sys.stdin.isatty():
+            raise DlgrError(
+                f"Destroying {name} needs confirmation: add --yes to run without a terminal."
+            )
+        click.confirm(question, abort=True, err=True)
+
+    report = commands.destroy(app.session(), app_name, server, not no_backup, confirm)
+    if not app.finish(report):
+        return
+    host = report.ran.run.limit
+    where = f"; backup in {report.backup} (+ .pgdump, -files.tar.gz)" if report.backup else ""
+    if report.ran.changed():
+        app.say(f"Removed {report.name} from {host}{where}.")
+    else:
+        app.say(f"There was nothing of {report.name} on {host}.")
+
+
+COMMANDS = [
+    _deploy_command("deploy", "live"),
+    _deploy_command("sandbox", "sandbox"),
+    export,
+    destroy,
+]

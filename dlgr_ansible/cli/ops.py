@@ -1,0 +1,108 @@
+"""`apps`, `stats`, `logs`, `set-dozzle-password` and `db-connections`: a whole server."""
+
+import sys
+
+import click
+
+from dlgr_ansible.cli.app import (
+    App,
+    app_option,
+    on_terminal,
+    pass_app,
+    playbook_options,
+    server_option,
+    verbose_option,
+)
+from dlgr_ansible.cli.tables import apps_table, db_connections_table, stats_table
+from dlgr_ansible.commands import ops as commands
+from dlgr_ansible.dozzle import USER as DOZZLE_USER
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.reports import Streamed
+
+
+@click.command()
+@server_option
+@playbook_options
+@pass_app
+def apps(app: App, server):
+    """List the apps on a server with their state, URL and image."""
+    report = commands.apps(app.session(), server)
+    if not app.finish(report, summary=False):
+        return
+    if report.apps:
+        app.out.print(apps_table(report.apps))
+    else:
+        app.err.print(f"No apps on {report.ran.run.limit}.")
+
+
+@click.command()
+@server_option
+@click.option("--follow", is_flag=True, help="Keep streaming (over ssh, until Ctrl-C).")
+@playbook_options
+@pass_app
+def stats(app: App, server, follow):
+    """Show CPU, memory and I/O use of the containers on a server."""
+    result = commands.stats(app.session(), server, follow, app.as_json, on_terminal())
+    if isinstance(result, Streamed):
+        raise click.exceptions.Exit(result.exit_code)
+    if app.finish(result, summary=False):
+        app.out.print(stats_table(result.containers))
+
+
+@click.command()
+@app_option
+@server_option
+@click.option("--service", default="web", show_default=True, help="Compose service of the app.")
+@click.option("--follow", is_flag=True, help="Keep streaming (over ssh, until Ctrl-C).")
+@click.option("--tail", type=int, help="Only the last N lines.")
+@verbose_option("Show Ansible's output.")
+@pass_app
+def logs(app: App, app_name, server, service, follow, tail):
+    """Show the logs of an app's containers (docker compose logs)."""
+    result = commands.logs(app.session(), app_name, server, service, tail, follow, on_terminal())
+    if isinstance(result, Streamed):
+        raise click.exceptions.Exit(result.exit_code)
+    if not result.ok:
+        app.finish(result)
+    text = result.text
+    click.echo(text, nl=bool(text) and not text.endswith("\n"))
+
+
+def ask_dozzle_password() -> str:
+    if not sys.stdin.isatty():
+        raise DlgrError("No terminal to ask for the new password: give it with --password.")
+    return click.prompt("New Dozzle password", hide_input=True, confirmation_prompt=True, err=True)
+
+
+@click.command("set-dozzle-password")
+@server_option
+@click.option("--password", help="New password (prompted for, hidden, when omitted).")
+@playbook_options
+@pass_app
+def set_dozzle_password(app: App, server, password):
+    """Set the password of the Dozzle log viewer (user 'dallinger').
+
+    Only a bcrypt hash goes to the server; the password is kept on this machine in
+    ~/.dallinger/dlgr-ansible/<server>/dozzle-password (readable only by you).
+    """
+    report = commands.set_dozzle_password(app.session(), server, password, ask_dozzle_password)
+    if app.finish(report):
+        what = "set" if report.changed else "already set; nothing changed"
+        app.say(
+            f"Dozzle password for user {DOZZLE_USER} {what} "
+            f"(saved in {report.saved_in}, readable only by you)."
+        )
+
+
+@click.command("db-connections")
+@server_option
+@playbook_options
+@pass_app
+def db_connections(app: App, server):
+    """Show the number of connections per database on a server."""
+    report = commands.db_connections(app.session(), server)
+    if app.finish(report, summary=False):
+        app.out.print(db_connections_table(report.connections))
+
+
+COMMANDS = [apps, stats, logs, set_dozzle_password, db_connections]

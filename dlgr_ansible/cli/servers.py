@@ -1,0 +1,136 @@
+"""`servers add|list|remove|check`, `inventory` and `provision`."""
+
+import json
+
+import click
+
+from dlgr_ansible import validate
+from dlgr_ansible.cli.app import (
+    App,
+    config_option,
+    docker_source_option,
+    pass_app,
+    playbook_options,
+    server_option,
+)
+from dlgr_ansible.cli.tables import servers_table
+from dlgr_ansible.commands import servers as commands
+from dlgr_ansible.reports import server_list
+
+
+@click.group()
+def servers():
+    """Manage the servers experiments are deployed to."""
+
+
+@servers.command("add")
+@click.option("--host", required=True, help="DNS name or IP address of the server.")
+@click.option("--user", help="User to log in as (needs passwordless sudo).")
+@click.option("--port", default=22, show_default=True, help="SSH port.")
+@docker_source_option
+@playbook_options
+@pass_app
+def servers_add(app: App, host, user, port, docker_source):
+    """Check SSH login and passwordless sudo, install Docker and compose, then save the server.
+
+    The SSH key is the `server_pem` setting of config.txt or ~/.dallingerconfig.
+    Saved servers are visible to `dallinger docker-ssh` too.
+    """
+    report = commands.add(app.session(), host, user, port, docker_source)
+    if app.finish(report):
+        app.err.print(f"Saved server {report.server.host}.")
+
+
+@servers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the servers as JSON.")
+@pass_app
+def servers_list(app: App, as_json):
+    """List saved servers (those saved by `dallinger docker-ssh` too)."""
+    saved = commands.saved(app.session())
+    if as_json:
+        click.echo(json.dumps(server_list(saved), indent=2))
+    elif not saved:
+        app.err.print(
+            "No server saved. Add one with `dlgr-ansible servers add --host HOST --user USER`."
+        )
+    else:
+        app.out.print(servers_table(saved))
+
+
+@servers.command("remove")
+@click.option("--host", help="Saved server to forget; may be omitted when only one is saved.")
+@pass_app
+def servers_remove(app: App, host):
+    """Forget a saved server. Nothing on the server is touched."""
+    server = commands.remove(app.session(), host)
+    app.err.print(f"Removed {server.host} from the saved servers.")
+
+
+@servers.command("check")
+@server_option
+@playbook_options
+@pass_app
+def servers_check(app: App, server):
+    """Check that a saved server is reachable and has passwordless sudo."""
+    app.finish(commands.check(app.session(), server))
+
+
+@click.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of stdout.",
+)
+@server_option
+@pass_app
+def inventory(app: App, output, server):
+    """Print an Ansible inventory of the saved servers.
+
+    Use it with plain Ansible: ansible-playbook -i inventory.yml playbooks/<x>.yml
+    """
+    text = commands.inventory(app.session(), server)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        app.err.print(f"Wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@server_option
+@click.option(
+    "--dns-host",
+    help="Domain whose subdomains point at the server (enables /health-check and logs.<domain>).",
+)
+@click.option(
+    "--tls",
+    type=click.Choice(validate.TLS_MODES),
+    help="Certificates from Let's Encrypt (acme) or Caddy's own CA (internal).",
+)
+@docker_source_option
+@config_option
+@playbook_options
+@pass_app
+def provision(app: App, server, dns_host, tls, docker_source, config_pairs):
+    """Install Docker and compose, and bring the shared Caddy + PostgreSQL + Dozzle stack up to date.
+
+    Safe to run again: a second run changes nothing. A server set up by
+    `dallinger docker-ssh` is adopted with its apps and data.
+    """
+    report = commands.provision_server(
+        app.session(), server, dns_host, tls, docker_source, config_pairs
+    )
+    if app.finish(report) and report.dozzle:
+        app.say(dozzle_message(report.dozzle))
+
+
+def dozzle_message(login: dict) -> str:
+    return (
+        f"Dozzle log viewer: user {login['user']}, password {login['password']} "
+        f"(also saved in {login['saved_in']}, readable only by you)."
+    )
+
+
+COMMANDS = [servers, inventory, provision]

@@ -1,0 +1,44 @@
+"""The tables the server views print on stdout."""
+
+from rich.table import Table
+from rich.text import Text
+
+from dlgr_ansible.server_apps import RUNNING, AppInfo
+
+
+def apps_table(apps: list[AppInfo]) -> Table:
+    table = Table("app", "state", "url", "image")
+    for app in apps:
+        style = "green" if app.state == RUNNING else "red"
+        table.add_row(app.name, Text(app.state, style=style), app.url, app.image)
+    return table
+
+
+def stats_table(rows: list[dict]) -> Table:
+    table = Table("container", "CPU %", "memory use / limit", "mem %", "net I/O", "block I/O")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["cpu"],
+            row["memory"],
+            row["memory_percent"],
+            row["net_io"],
+            row["block_io"],
+        )
+    return table
+
+
+def db_connections_table(report: dict) -> Table:
+    table = Table("database", "connections")
+    for name, count in report["databases"].items():
+        table.add_row(name, str(count))
+    table.add_section()
+    table.add_row("total", f"{report['total']} of {report['max_connections']} (max_connections)")
+    return table
+
+
+def servers_table(saved: dict) -> Table:
+    table = Table("server", "user", "port")
+    for name, server in saved.items():
+        table.add_row(name, server.user or "(local user name)", str(server.port))
+    return table

@@ -1,0 +1,128 @@
+"""Apps: deploy (or update) one, export its data, destroy it."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dlgr_ansible import deploy as planning
+from dlgr_ansible import dozzle, validate
+from dlgr_ansible.build import build_experiment_image, directory_to_build
+from dlgr_ansible.export import (
+    backup_path,
+    check_export,
+    destroy_variables,
+    export_path,
+    export_variables,
+)
+from dlgr_ansible.images import registry_login
+from dlgr_ansible.provision import server_variables
+from dlgr_ansible.reports import Deployed, Destroyed, Exported
+from dlgr_ansible.session import Session
+
+# The app report's key in what dallinger_app hands back (set_stats), keyed by host.
+APP_KEY = "dlgr_app"
+
+
+def deploy(
+    session: Session,
+    mode: str,
+    *,
+    app_name: str | None,
+    image: str | None,
+    dns_host: str | None,
+    tls: str | None,
+    config_pairs=(),
+    server: str | None,
+    update: bool,
+    archive: str | None,
+    registry_user: str | None,
+    keep_login: bool,
+    ca_bundle: Path | None,
+    ask_password: Callable[[], str],
+) -> Deployed:
+    """Plan (every value checked first), build the image here if need be, then run
+    deploy.yml: the shared stack brought up to date, then the app."""
+    config = session.config(config_pairs)
+    target = session.server(server)
+    build_here = directory_to_build(image, config.get("docker_image_name"))
+    plan = planning.plan_deployment(
+        config,
+        target.host,
+        app_name=app_name,
+        image=image,
+        dns_host=dns_host,
+        tls=tls,
+        mode=mode,
+        update=update,
+        archive=archive,
+        https_port=target.https_port,
+        server_address=target.ssh_host,
+        build=build_here is not None,
+        local_images=session.local_images,
+    )
+    planning.check_dns(plan, session.resolve)
+    if build_here:
+        session.log(f"Building the experiment in {build_here} with Dallinger")
+        base_name = config.get("docker_image_base_name")
+        built = build_experiment_image(build_here, plan.name, base_name, ca_bundle, session.log)
+        plan = planning.with_image(plan, built, session.local_images)
+    variables, login = server_variables(
+        config,
+        target.host,
+        plan.variables["dallinger_app_dns_host"],
+        plan.variables["dallinger_app_tls"],
+        local_images=session.local_images,
+    )
+    image = plan.variables["dallinger_app_image"]
+    variables |= plan.variables | registry_login(image, registry_user, keep_login, ask_password)
+    verb = "Updating" if update else "Deploying"
+    ran = session.run(
+        "deploy.yml", target, config, variables, f"{verb} {plan.name} on {target.host}"
+    )
+    # The dashboard password is kept even when the run fails: the server may have it.
+    offered = dozzle.offer_outcome(ran.results, target.host, ran.ok, login)
+    app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None
+    return Deployed(ran, dozzle=offered, app=app)
+
+
+def export(
+    session: Session, app_name: str | None, server: str | None, scrub: bool, output: str | None
+) -> Exported:
+    """data/<app>-data.zip under `output`, checked to be a whole export of the app."""
+    name = validate.required_app_name(app_name)
+    target = session.server(server)
+    zip_path = export_path(name, output)
+    variables = export_variables(name, zip_path, scrub=scrub)
+    ran = session.run(
+        "export.yml", target, session.config(), variables, f"Exporting {name} from {target.host}"
+    )
+    if ran.ok:
+        check_export(zip_path, name)
+    return Exported(ran, name=name, path=zip_path, scrubbed=scrub)
+
+
+def destroy(
+    session: Session,
+    app_name: str | None,
+    server: str | None,
+    backup: bool,
+    confirm: Callable[[str, str], None],
+) -> Destroyed:
+    """Back up (unless told not to), then remove the app. `confirm(name, question)`
+    returns to go on, or raises to stop."""
+    name = validate.required_app_name(app_name)
+    target = session.server(server)
+    confirm(
+        name,
+        f"Remove {name} from {target.host}: containers, Caddy site, database, role and data"
+        f"{' (after a backup)' if backup else ''}?",
+    )
+    backup_zip = backup_path(name) if backup else None
+    variables = destroy_variables(name, backup_zip)
+    ran = session.run(
+        "destroy.yml", target, session.config(), variables, f"Destroying {name} on {target.host}"
+    )
+    kept = None
+    if ran.ok and backup_zip and backup_zip.exists():
+        check_export(backup_zip, name)
+        kept = backup_zip
+    return Destroyed(ran, name=name, backup=kept)

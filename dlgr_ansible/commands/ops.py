@@ -1,0 +1,121 @@
+"""Whole-server views and chores: apps, container stats, logs, Dozzle's password and
+database connections. `--follow` views stream over ssh (dlgr_ansible.ssh)."""
+
+from collections.abc import Callable
+
+from dlgr_ansible import app_logs, container_stats, dozzle, server_apps, ssh, sshkeys
+from dlgr_ansible.db_connections import DB_KEY, db_connections_from_server
+from dlgr_ansible.hosts import Server
+from dlgr_ansible.reports import (
+    AppsListed,
+    ConnectionsCounted,
+    ContainersMeasured,
+    DozzlePasswordSet,
+    LogsRead,
+    Streamed,
+)
+from dlgr_ansible.session import Session
+from dlgr_ansible.validate import ValidationError, required_app_name
+
+
+def _follow(session: Session, server: Server, remote: list[str], tty: bool) -> int:
+    argv = ssh.ssh_argv(server, sshkeys.configured_key(session.config()), remote, tty=tty)
+    return ssh.stream(argv)
+
+
+def apps(session: Session, server: str | None) -> AppsListed:
+    target = session.server(server)
+    ran = session.run(
+        "apps.yml", target, session.config(), None, f"Listing the apps on {target.host}"
+    )
+    data = ran.host_data(server_apps.APPS_KEY) or {}
+    return AppsListed(ran, apps=server_apps.apps_from_server(data, target.https_port))
+
+
+def stats(
+    session: Session, server: str | None, follow: bool, as_json: bool, tty: bool
+) -> ContainersMeasured | Streamed:
+    """One measurement through a playbook, or with `follow` `docker stats` streamed."""
+    if follow:
+        if as_json:
+            raise ValidationError("--follow streams `docker stats` as text; leave out --json.")
+        target = session.server(server)
+        return Streamed(_follow(session, target, container_stats.FOLLOW_COMMAND, tty))
+    target = session.server(server)
+    ran = session.run(
+        "stats.yml", target, session.config(), None, f"Measuring the containers on {target.host}"
+    )
+    rows = container_stats.parse_stats(ran.host_data(container_stats.STATS_KEY) or [])
+    return ContainersMeasured(ran, containers=rows)
+
+
+def logs(
+    session: Session,
+    app_name: str | None,
+    server: str | None,
+    service: str,
+    tail: int | None,
+    follow: bool,
+    tty: bool,
+) -> LogsRead | Streamed:
+    """The app's compose logs through a playbook, or with `follow` streamed over ssh."""
+    name = required_app_name(app_name)
+    variables = app_logs.logs_variables(name, service, tail)  # checked before connecting
+    target = session.server(server)
+    if follow:
+        remote = app_logs.logs_follow_command(name, service, tail)
+        code = _follow(session, target, remote, tty)
+        if code == app_logs.APP_MISSING_EXIT:
+            raise app_logs.no_such_app(name, target.host)
+        return Streamed(code)
+    ran = session.run(
+        "logs.yml",
+        target,
+        session.config(),
+        variables,
+        f"Reading the logs of {name} on {target.host}",
+    )
+    found = ran.host_data(app_logs.LOGS_KEY) or {}
+    if ran.ok and not found.get("found"):
+        raise app_logs.no_such_app(name, target.host)
+    return LogsRead(ran, text=found.get("text") or "")
+
+
+def set_dozzle_password(
+    session: Session, server: str | None, password: str | None, ask_password: Callable[[], str]
+) -> DozzlePasswordSet:
+    """Only the hash goes to the server; the password is kept here first, and the old
+    one put back when the server kept its own."""
+    target = session.server(server)
+    config = session.config()
+    sshkeys.configured_key(config)  # a missing key is said before the password is asked for
+    if password is None:
+        password = ask_password()
+    login = dozzle.DozzleLogin.chosen(target.host, password)
+    # Kept before the run, so an interrupted run cannot leave a password nobody has seen.
+    previous = dozzle.read_saved(target.host)
+    saved_in = dozzle.save(target.host, login.password)
+    ran = session.run(
+        "dozzle_password.yml",
+        target,
+        config,
+        login.variables(),
+        f"Setting Dozzle's password on {target.host}",
+    )
+    changed = bool((ran.host_data(dozzle.CHANGED_KEY) or {}).get("changed"))
+    if not ran.ok and not changed:
+        dozzle.save(target.host, previous)  # the server kept the old one
+    return DozzlePasswordSet(ran, user=dozzle.USER, changed=changed, saved_in=saved_in)
+
+
+def db_connections(session: Session, server: str | None) -> ConnectionsCounted:
+    target = session.server(server)
+    ran = session.run(
+        "db_connections.yml",
+        target,
+        session.config(),
+        None,
+        f"Counting database connections on {target.host}",
+    )
+    report = db_connections_from_server(ran.host_data(DB_KEY) or {})
+    return ConnectionsCounted(ran, connections=report)

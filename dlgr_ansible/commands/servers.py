@@ -1,0 +1,54 @@
+"""Servers: add, list, forget and check them, render an inventory, provision the stack."""
+
+from dlgr_ansible import dozzle, provision, sshkeys
+from dlgr_ansible.hosts import Server
+from dlgr_ansible.inventory import render_inventory
+from dlgr_ansible.reports import Provisioned, ServerAdded, ServerChecked
+from dlgr_ansible.session import Session
+
+
+def add(session: Session, host: str, user: str | None, port, docker_source) -> ServerAdded:
+    """Check SSH and sudo, install Docker, and save the server when that worked."""
+    server = Server.new(host, user, port)
+    config = session.config()
+    variables = provision.docker_variables(config, docker_source)
+    ran = session.run("prepare.yml", server, config, variables, f"Preparing {server.host}")
+    if ran.ok:
+        session.store().add(server)
+    return ServerAdded(ran, server=server)
+
+
+def saved(session: Session) -> dict[str, Server]:
+    return session.store().servers()
+
+
+def remove(session: Session, name: str | None) -> Server:
+    """Forget a saved server; nothing on it is touched."""
+    server = session.server(name)
+    session.store().remove(server.host)
+    return server
+
+
+def check(session: Session, name: str | None) -> ServerChecked:
+    server = session.server(name)
+    ran = session.run("ping.yml", server, session.config(), None, f"Checking {server.host}")
+    return ServerChecked(ran)
+
+
+def inventory(session: Session, name: str | None) -> str:
+    """The saved servers (or the one named) as a YAML inventory for plain Ansible."""
+    servers = session.store().selection(name)
+    return render_inventory(servers, sshkeys.configured_key(session.config()))
+
+
+def provision_server(
+    session: Session, name: str | None, dns_host, tls, docker_source, config_pairs
+) -> Provisioned:
+    """Docker and the shared stack; a Dozzle password is offered to a server without one."""
+    config = session.config(config_pairs)
+    target = session.server(name)
+    variables, login = provision.server_variables(
+        config, target.host, dns_host, tls, docker_source, session.local_images
+    )
+    ran = session.run("provision.yml", target, config, variables, f"Provisioning {target.host}")
+    return Provisioned(ran, dozzle=dozzle.offer_outcome(ran.results, target.host, ran.ok, login))

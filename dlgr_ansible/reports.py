@@ -1,0 +1,222 @@
+"""What every command hands back: the --json document of each, defined here only.
+
+A command that runs a playbook returns one of these reports. Its document (docs/json.md)
+is: what every run reports (RUN_KEYS); what the playbook hands back (set_stats) that
+is passed on as it is, named in the report's STATS; and the command's own keys, named
+in its KEYS (some present only on success, see docs/json.md). Keys a command reads
+itself (the apps playbook's raw listing, say) are not passed on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from dlgr_ansible.hosts import Server
+from dlgr_ansible.server_apps import AppInfo
+from dlgr_ansible.session import Ran
+
+# Every playbook command's document has these ("artifacts" only with --keep-artifacts).
+RUN_KEYS = ("hosts", "ok", "status", "elapsed", "errors", "artifacts")
+# What prepare.yml, provision.yml and deploy.yml hand back, each one more than the last.
+PREPARE_STATS = ("dlgr_servers",)
+PROVISION_STATS = (*PREPARE_STATS, "dlgr_images", "dlgr_dozzle_password_set")
+DEPLOY_STATS = (*PROVISION_STATS, "dlgr_app")
+
+
+@dataclass
+class Report:
+    """A playbook command's result."""
+
+    ran: Ran
+    COMMANDS: ClassVar[tuple[str, ...]] = ()
+    STATS: ClassVar[tuple[str, ...]] = ()
+    KEYS: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.ran.ok
+
+    def results(self) -> dict:
+        """The command's own keys."""
+        return {}
+
+    def to_json(self) -> dict:
+        outcome, run = self.ran.outcome, self.ran.run
+        document = {
+            "hosts": outcome.state.stats(),
+            "ok": outcome.ok,
+            "status": outcome.status,
+            "elapsed": round(outcome.state.elapsed(), 3),
+            "errors": [] if outcome.ok else outcome.explanations(run),
+        }
+        if outcome.artifacts_dir:
+            document["artifacts"] = str(outcome.artifacts_dir)
+        for key in self.STATS:
+            if key in outcome.state.results:
+                document[key] = outcome.state.results[key]
+        document.update(self.results())
+        return document
+
+
+@dataclass
+class ServerAdded(Report):
+    server: Server | None = None
+    COMMANDS = ("servers add",)
+    STATS = PREPARE_STATS
+    KEYS = ("saved",)
+
+    def results(self) -> dict:
+        return {"saved": self.ok}
+
+
+@dataclass
+class ServerChecked(Report):
+    COMMANDS = ("servers check",)
+    STATS = PREPARE_STATS
+
+
+@dataclass
+class Provisioned(Report):
+    dozzle: dict | None = None  # the Dozzle login, when the server took the one offered
+    COMMANDS = ("provision",)
+    STATS = PROVISION_STATS
+    KEYS = ("dozzle",)
+
+    def results(self) -> dict:
+        return {"dozzle": self.dozzle} if self.dozzle else {}
+
+
+@dataclass
+class Deployed(Report):
+    dozzle: dict | None = None
+    app: dict | None = None  # deploy.app_report, when the deploy succeeded
+    COMMANDS = ("deploy", "sandbox")
+    STATS = DEPLOY_STATS
+    KEYS = ("dozzle", "app")
+
+    def results(self) -> dict:
+        results = {"dozzle": self.dozzle} if self.dozzle else {}
+        if self.app:
+            results["app"] = self.app
+        return results
+
+
+@dataclass
+class Exported(Report):
+    name: str = ""
+    path: Path | None = None
+    scrubbed: bool = True
+    COMMANDS = ("export",)
+    STATS = ("dlgr_export",)
+    KEYS = ("export",)
+
+    def results(self) -> dict:
+        return {"export": {"path": str(self.path), "scrubbed": self.scrubbed}} if self.ok else {}
+
+
+@dataclass
+class Destroyed(Report):
+    name: str = ""
+    backup: Path | None = None  # the checked backup, when one was taken
+    COMMANDS = ("destroy",)
+    STATS = ("dlgr_export", "dlgr_app")
+    KEYS = ("destroyed", "backup")
+
+    def results(self) -> dict:
+        if not self.ok:
+            return {}
+        results = {"destroyed": self.name}
+        if self.backup:
+            results["backup"] = str(self.backup)
+        return results
+
+
+@dataclass
+class ImagesDelivered(Report):
+    COMMANDS = ("images push", "images pull")
+    STATS = ("dlgr_images",)
+
+
+@dataclass
+class AppsListed(Report):
+    apps: list[AppInfo] = field(default_factory=list)
+    COMMANDS = ("apps",)
+    KEYS = ("apps",)
+
+    def results(self) -> dict:
+        return {"apps": [app.to_json() for app in self.apps]}
+
+
+@dataclass
+class ContainersMeasured(Report):
+    containers: list[dict] = field(default_factory=list)
+    COMMANDS = ("stats",)
+    KEYS = ("containers",)
+
+    def results(self) -> dict:
+        return {"containers": self.containers}
+
+
+@dataclass
+class ConnectionsCounted(Report):
+    connections: dict = field(default_factory=dict)
+    COMMANDS = ("db-connections",)
+    KEYS = ("connections",)
+
+    def results(self) -> dict:
+        return {"connections": self.connections}
+
+
+@dataclass
+class DozzlePasswordSet(Report):
+    user: str = ""
+    changed: bool = False
+    saved_in: Path | None = None
+    COMMANDS = ("set-dozzle-password",)
+    KEYS = ("dozzle",)
+
+    def results(self) -> dict:
+        return {
+            "dozzle": {"user": self.user, "changed": self.changed, "saved_in": str(self.saved_in)}
+        }
+
+
+@dataclass
+class LogsRead:
+    """`logs` has no --json: the text, or the failed run."""
+
+    ran: Ran
+    text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.ran.ok
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A `--follow` view ended (or was interrupted) with this exit code."""
+
+    exit_code: int
+
+
+PLAYBOOK_REPORTS = (
+    ServerAdded,
+    ServerChecked,
+    Provisioned,
+    Deployed,
+    Exported,
+    Destroyed,
+    ImagesDelivered,
+    AppsListed,
+    ContainersMeasured,
+    ConnectionsCounted,
+    DozzlePasswordSet,
+)
+
+
+def server_list(saved: dict[str, Server]) -> dict:
+    """`servers list --json`: each saved server as Dallinger stores it, with its port."""
+    return {name: server.to_json() | {"port": server.port} for name, server in saved.items()}

@@ -1,0 +1,111 @@
+"""What a command needs from around it, handed in by its caller.
+
+The library's commands (dlgr_ansible.commands) ask a Session for the saved servers,
+the config, a server by name, and to run a playbook; and use its two lookups of the
+machine they run on (DNS, the local Docker engine). The CLI builds one from its
+common options and the terminal (progress display, choosing a server at a prompt);
+unit tests build one with fakes, so they never reach a real resolver, Docker engine
+or server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dlgr_ansible import sshkeys
+from dlgr_ansible.config import Config, load_config
+from dlgr_ansible.deploy import Resolver, resolve_name
+from dlgr_ansible.hosts import HostsStore, Server
+from dlgr_ansible.images import ImageLookup, locally_available
+from dlgr_ansible.runner import PlaybookRun, RunOutcome, run_playbook
+
+# Runs a playbook; the string is a title for whoever watches (the CLI's progress view).
+Execute = Callable[[PlaybookRun, str], RunOutcome]
+
+
+def _quietly(run: PlaybookRun, title: str) -> RunOutcome:
+    return run_playbook(run)
+
+
+def _named_or_only(store: HostsStore, name: str | None) -> Server:
+    return store.resolve(name)
+
+
+def _ignore(text: str) -> None:
+    pass
+
+
+@dataclass
+class Ran:
+    """One playbook run against one server, and how it went."""
+
+    run: PlaybookRun
+    outcome: RunOutcome
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+    @property
+    def results(self) -> dict:
+        """Everything the playbook handed back (set_stats), keyed by name, then host."""
+        return self.outcome.state.results
+
+    def host_data(self, key: str):
+        """What the playbook handed back under `key` for the server it ran on."""
+        return (self.results.get(key) or {}).get(self.run.limit)
+
+    def changed(self) -> bool:
+        return bool(self.outcome.state.stats().get(self.run.limit, {}).get("changed"))
+
+
+@dataclass
+class Session:
+    execute: Execute = _quietly
+    verbosity: int = 0
+    keep_artifacts: bool = False
+    # Which saved server a command is about; the CLI asks at a terminal when in doubt.
+    choose_server: Callable[[HostsStore, str | None], Server] = _named_or_only
+    hosts: Callable[[], HostsStore] = HostsStore.default
+    read_config: Callable[..., Config] = load_config
+    resolve: Resolver = resolve_name
+    local_images: ImageLookup = locally_available
+    # Lines of someone else's output (Dallinger's build), shown as they come.
+    log: Callable[[str], None] = field(default=_ignore)
+
+    def store(self) -> HostsStore:
+        return self.hosts()
+
+    def config(self, overrides=()) -> Config:
+        return self.read_config(overrides=overrides)
+
+    def server(self, name: str | None) -> Server:
+        """--server, or the only saved server (or the caller's choice among several)."""
+        return self.choose_server(self.store(), name)
+
+    def playbook_run(
+        self, playbook: str, server: Server, config: Config, variables: dict | None = None
+    ) -> PlaybookRun:
+        """A run of `playbook` against one saved (or about to be saved) server; the SSH key
+        is checked here, before anything connects."""
+        return PlaybookRun(
+            playbook=playbook,
+            servers={server.host: server},
+            key_file=sshkeys.configured_key(config),
+            limit=server.host,
+            variables=variables or {},
+            verbosity=self.verbosity,
+            keep_artifacts=self.keep_artifacts,
+        )
+
+    def run(
+        self,
+        playbook: str,
+        server: Server,
+        config: Config,
+        variables: dict | None,
+        title: str,
+    ) -> Ran:
+        run = self.playbook_run(playbook, server, config, variables)
+        return Ran(run, self.execute(run, title))
