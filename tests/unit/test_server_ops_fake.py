@@ -27,6 +27,7 @@ from dlgr_ansible.cli import cli, tables
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.validate import ValidationError
+from tests.unit.fakes import fake_app
 
 HOME = "/home/dallinger/dallinger"
 
@@ -313,7 +314,7 @@ def home(tmp_path, monkeypatch):
 
 
 def invoke(*args, stdin=None):
-    return CliRunner().invoke(cli, list(args), input=stdin)
+    return CliRunner().invoke(cli, list(args), input=stdin, obj=fake_app())
 
 
 def assert_clean_error(result, text):

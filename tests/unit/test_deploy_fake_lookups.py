@@ -1,5 +1,5 @@
-"""Deploy planning and export checks: pure functions, no server (the local Docker engine
-is asked which images it has; without one, none)."""
+"""Deploy planning and export checks: pure functions, no server, with fake DNS and Docker
+lookups (tests/unit/fakes.py)."""
 
 import zipfile
 
@@ -8,6 +8,12 @@ import pytest
 from dlgr_ansible import deploy, export, validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
+from tests.unit.fakes import (
+    fake_local_images,
+    fake_resolve,
+    fake_resolve_nothing,
+    no_local_images,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +40,7 @@ def plan(config=None, **options):
         "mode": "sandbox",
         "update": False,
         "archive": None,
+        "local_images": no_local_images,
     } | options
     return deploy.plan_deployment(Config(config or {}), "server.example.org", **settings)
 
@@ -168,9 +175,18 @@ def test_the_dns_default_is_the_servers_address_not_its_name(home):
         update=False,
         archive=None,
         server_address="localhost",
+        local_images=no_local_images,
     )
     assert named.url == "https://exp1.localhost/"
-    deploy.check_dns(named)  # *.localhost resolves here (nss-myhostname), port or not
+    deploy.check_dns(named, fake_resolve)  # as *.localhost resolves with nss-myhostname
+
+
+def test_a_name_that_does_not_resolve_stops_the_deploy_with_advice(home):
+    with pytest.raises(
+        DlgrError, match=r"exp1\.example\.org does not resolve .*--dns-host nip\.io"
+    ):
+        deploy.check_dns(plan(), fake_resolve_nothing)
+    deploy.check_dns(plan(), fake_resolve)
 
 
 def test_the_dashboard_password_is_shown_when_the_app_is_created(home):
@@ -186,8 +202,21 @@ def test_the_dashboard_password_is_shown_when_the_app_is_created(home):
 def test_a_plan_for_an_image_built_later_gets_it_everywhere(home):
     pending = plan(image=None, build=True)
     assert pending.variables["dallinger_app_image"] == ""
-    built = deploy.with_image(pending, "lab/exp:abc")
+    built = deploy.with_image(pending, "lab/exp:abc", no_local_images)
     assert built.variables["dallinger_app_image"] == "lab/exp:abc"
     assert built.variables["dallinger_app_environment"]["docker_image_name"] == "lab/exp:abc"
     assert pending.variables["dallinger_app_environment"]["docker_image_name"] == ""
     assert built.variables["dallinger_app_images_from_controller"] == []  # no such local image
+    here = fake_local_images({"lab/exp:abc", "redis:7"})
+    sent = deploy.with_image(
+        plan({"docker_redis_image": "redis:7"}, image=None, build=True), "lab/exp:abc", here
+    )
+    assert sent.variables["dallinger_app_images_from_controller"] == ["lab/exp:abc", "redis:7"]
+
+
+def test_unit_tests_never_reach_the_real_resolver_or_docker(home):
+    """The guards of tests/unit/conftest.py: the real lookups fail every unit test."""
+    with pytest.raises(AssertionError, match="real DNS resolver"):
+        deploy.check_dns(plan())
+    with pytest.raises(AssertionError, match="local Docker engine"):
+        plan(local_images=deploy.locally_available)

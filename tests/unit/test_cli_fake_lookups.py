@@ -1,4 +1,5 @@
-"""The CLI's error paths that end before anything connects to a server."""
+"""The CLI's error paths that end before anything connects to a server, with fake DNS
+and Docker lookups (tests/unit/fakes.py)."""
 
 import json
 import sys
@@ -9,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from dlgr_ansible.cli import cli
+from tests.unit.fakes import fake_app
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def write_key(home, mode=0o600):
 
 
 def invoke(*args):
-    return CliRunner().invoke(cli, list(args))
+    return CliRunner().invoke(cli, list(args), obj=fake_app())
 
 
 def assert_clean_error(result, text):
