@@ -1,0 +1,225 @@
+"""The library's commands (dlgr_ansible.commands) with fake playbook runs: a Session
+whose `execute` answers like ansible-runner would, with fake DNS and Docker lookups."""
+
+import json
+
+import pytest
+
+from dlgr_ansible import dozzle, sshkeys
+from dlgr_ansible.commands import apps, images, ops, servers
+from dlgr_ansible.config import Config
+from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.events import RunState
+from dlgr_ansible.hosts import HostsStore, Server
+from dlgr_ansible.runner import RunOutcome
+from dlgr_ansible.session import Session
+from tests.unit.fakes import fake_local_images, fake_resolve, fake_resolve_nothing
+
+HOST = "h.example.org"
+
+
+class FakePlaybooks:
+    """Answers each run with what its playbook would hand back (set_stats)."""
+
+    def __init__(self, answers=None, failing=(), changed=True):
+        self.answers = answers or {}
+        self.failing = set(failing)
+        self.changed = changed
+        self.runs = []
+
+    def __call__(self, run, title):
+        self.runs.append((run, title))
+        host, ok = run.limit, run.playbook not in self.failing
+        state = RunState(playbook=run.playbook)
+        state.handle(
+            {
+                "event": "playbook_on_stats",
+                "event_data": {
+                    "ok": {host: 3},
+                    "changed": {host: int(self.changed)},
+                    "failures": {} if ok else {host: 1},
+                    "dark": {},
+                    "processed": {host: 1},
+                    "artifact_data": self.answers.get(run.playbook, {}),
+                },
+            }
+        )
+        return RunOutcome(state=state, status="successful" if ok else "failed", rc=0 if ok else 2)
+
+    @property
+    def variables(self):
+        return self.runs[-1][0].variables
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make_session(home, playbooks, config=None, saved=(HOST,), **lookups):
+    key = home / "id_test"
+    if not key.exists():
+        sshkeys.create_key(key)
+    store = HostsStore(home / "hosts", home / "old-hosts")
+    for name in saved:
+        store.add(Server(host=name, user="u"))
+    settings = {"server_pem": str(key), "contact_email_on_error": "lab@example.org"}
+    settings |= config or {}
+    return Session(
+        execute=playbooks,
+        hosts=lambda: store,
+        read_config=lambda overrides=(): Config(settings | dict(overrides)),
+        resolve=lookups.get("resolve", fake_resolve),
+        local_images=lookups.get("local_images", fake_local_images()),
+    )
+
+
+def test_a_server_is_saved_only_when_preparing_it_worked(home):
+    playbooks = FakePlaybooks(
+        {"prepare.yml": {"dlgr_servers": {"new.example.org": {"sudo": True}}}}
+    )
+    session = make_session(home, playbooks, saved=())
+    report = servers.add(session, "New.Example.org", "u", 22, None)
+    assert playbooks.variables == {"docker_engine_source": "official"}
+    assert report.to_json()["saved"] is True
+    assert report.to_json()["dlgr_servers"] == {"new.example.org": {"sudo": True}}
+    assert "new.example.org" in session.store().servers()
+    failing = FakePlaybooks(failing={"prepare.yml"})
+    failed = servers.add(make_session(home, failing, saved=()), "other.example.org", "u", 22, None)
+    assert failed.to_json()["saved"] is False
+    assert "other.example.org" not in session.store().servers()
+
+
+def test_deploy_plans_runs_and_reports_the_app(home):
+    answers = {
+        "deploy.yml": {
+            "dlgr_app": {HOST: {"url": "https://exp1.example.org/", "created": True}},
+            "dlgr_dozzle_password_set": {HOST: True},
+            "dlgr_servers": {HOST: {"sudo": True}},
+        }
+    }
+    playbooks = FakePlaybooks(answers)
+    session = make_session(home, playbooks, local_images=fake_local_images({"lab/exp:1"}))
+    report = apps.deploy(
+        session,
+        "sandbox",
+        app_name="exp1",
+        image="lab/exp:1",
+        dns_host="example.org",
+        tls="internal",
+        server=None,
+        update=False,
+        archive=None,
+        registry_user=None,
+        keep_login=False,
+        ca_bundle=None,
+        ask_password=lambda: "",
+    )
+    (run, title) = playbooks.runs[0]
+    assert (run.playbook, title) == ("deploy.yml", f"Deploying exp1 on {HOST}")
+    assert run.variables["dallinger_app_images_from_controller"] == ["lab/exp:1"]
+    assert run.variables["dallinger_server_tls"] == "internal"
+    document = report.to_json()
+    assert document["app"]["dashboard_password"]  # new, so shown once
+    assert document["dozzle"]["password"] == dozzle.read_saved(HOST)
+    assert set(document) >= {"hosts", "ok", "dlgr_app", "dlgr_servers", "app", "dozzle"}
+    json.dumps(document)  # a document, not objects
+
+
+def test_deploy_stops_before_any_run_when_the_name_does_not_resolve(home):
+    playbooks = FakePlaybooks()
+    session = make_session(home, playbooks, resolve=fake_resolve_nothing)
+    with pytest.raises(DlgrError, match="does not resolve"):
+        apps.deploy(
+            session,
+            "live",
+            app_name="exp1",
+            image="lab/exp:1",
+            dns_host="example.org",
+            tls="internal",
+            server=None,
+            update=False,
+            archive=None,
+            registry_user=None,
+            keep_login=False,
+            ca_bundle=None,
+            ask_password=lambda: "",
+        )
+    assert playbooks.runs == []
+
+
+def test_destroy_asks_first_and_reports_what_it_removed(home):
+    playbooks = FakePlaybooks()
+    session = make_session(home, playbooks)
+    asked = []
+    report = apps.destroy(session, "exp1", None, False, lambda *question: asked.append(question))
+    assert asked == [
+        ("exp1", f"Remove exp1 from {HOST}: containers, Caddy site, database, role and data?")
+    ]
+    assert playbooks.variables == {"dallinger_app_name": "exp1", "dallinger_destroy_backup": False}
+    assert report.to_json()["destroyed"] == "exp1"
+    assert "backup" not in report.to_json()
+
+    def refuse(name, question):
+        raise DlgrError("no")
+
+    with pytest.raises(DlgrError):
+        apps.destroy(session, "exp1", None, True, refuse)
+    assert len(playbooks.runs) == 1
+
+
+def test_server_views_read_their_own_keys_and_do_not_pass_them_on(home):
+    answers = {
+        "apps.yml": {
+            "dlgr_apps": {HOST: {"compose_files": ["/x/dallinger/a1/docker-compose.yml"]}}
+        },
+        "db_connections.yml": {
+            "dlgr_db_connections": {
+                HOST: {"report": {"max_connections": 9, "databases": {"a1": 2}}}
+            }
+        },
+    }
+    session = make_session(home, FakePlaybooks(answers))
+    listed = ops.apps(session, None).to_json()
+    assert listed["apps"] == [{"name": "a1", "state": "inactive", "url": "-", "image": "-"}]
+    assert "dlgr_apps" not in listed
+    counted = ops.db_connections(session, None).to_json()
+    assert counted["connections"]["total"] == 2
+    assert "dlgr_db_connections" not in counted
+
+
+def test_logs_of_a_missing_app_say_so(home):
+    answers = {"logs.yml": {"dlgr_logs": {HOST: {"found": False}}}}
+    session = make_session(home, FakePlaybooks(answers))
+    with pytest.raises(DlgrError, match="no app a1"):
+        ops.logs(session, "a1", None, "web", None, follow=False, tty=False)
+    answers = {"logs.yml": {"dlgr_logs": {HOST: {"found": True, "text": "hello\n"}}}}
+    read = ops.logs(make_session(home, FakePlaybooks(answers)), "a1", None, "web", 5, False, False)
+    assert read.text == "hello\n"
+
+
+def test_a_dozzle_password_the_server_did_not_take_is_not_kept(home):
+    dozzle.save(HOST, "old")
+    playbooks = FakePlaybooks(failing={"dozzle_password.yml"})
+    report = ops.set_dozzle_password(make_session(home, playbooks), None, "new pass", lambda: "")
+    assert "new pass" not in json.dumps(report.to_json())  # only the hash left here
+    assert playbooks.variables["dlgr_dozzle_password"] == "new pass"
+    assert dozzle.read_saved(HOST) == "old"
+    answers = {"dozzle_password.yml": {"dlgr_dozzle": {HOST: {"changed": True}}}}
+    report = ops.set_dozzle_password(
+        make_session(home, FakePlaybooks(answers)), None, None, lambda: "typed"
+    )
+    assert report.to_json()["dozzle"]["changed"] is True
+    assert dozzle.read_saved(HOST) == "typed"
+
+
+def test_images_need_a_local_image_to_push(home):
+    playbooks = FakePlaybooks({"images.yml": {"dlgr_images": {HOST: {"lab/x:1": {"msg": "sent"}}}}})
+    session = make_session(home, playbooks, local_images=fake_local_images({"lab/x:1"}))
+    report = images.push(session, None, "lab/x:1")
+    assert playbooks.variables["docker_images_from_controller"] == ["lab/x:1"]
+    assert report.to_json()["dlgr_images"][HOST]["lab/x:1"]["msg"] == "sent"
+    with pytest.raises(DlgrError, match="not in your local Docker"):
+        images.push(session, None, "lab/y:1")
