@@ -35,7 +35,7 @@ def build_experiment_image(
     """Builds `directory`'s experiment for the app `app` and returns the image's name,
     `<base_name>:<experiment id>` (a new tag for every deploy, as Dallinger).
     `log(text)` receives Dallinger's messages; Docker's build output goes to stderr."""
-    base_name = image_base_name(base_name)
+    base_name = validate.image_base_name(base_name)
     if ca_bundle:
         check_ca_bundle(directory, ca_bundle)
     try:
@@ -87,25 +87,6 @@ def build_experiment_image(
         finally:
             # setup_experiment makes <mkdtemp>/<experiment id>; the whole tree is ours.
             shutil.rmtree(Path(assembled).parent, ignore_errors=True)
-
-
-def image_base_name(value: str | None) -> str:
-    """docker_image_base_name: an image name without a tag, which the build adds."""
-    if not value:
-        raise BuildProblem(
-            "Set docker_image_base_name in config.txt (e.g. ghcr.io/yourlab/stroop): "
-            "the image built from this directory is named after it."
-        )
-    name = validate.image(value)
-    untagged = name.split("@", 1)[0]
-    path, slash, last = untagged.rpartition("/")
-    untagged = path + slash + last.split(":", 1)[0]  # a registry's port stays
-    if untagged != name:
-        raise BuildProblem(
-            f"docker_image_base_name is {name!r}; leave out the tag ({untagged!r}): each "
-            "build is tagged with its experiment id."
-        )
-    return name
 
 
 def _load_config(config) -> None:

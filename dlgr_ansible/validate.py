@@ -124,6 +124,25 @@ def image(value: str) -> str:
     return value
 
 
+def image_base_name(value: str | None) -> str:
+    """docker_image_base_name: an image name without a tag, which each build adds."""
+    if not value:
+        raise ValidationError(
+            "Set docker_image_base_name in config.txt (e.g. ghcr.io/yourlab/stroop): "
+            "the image built from this directory is named after it."
+        )
+    name = image(value)
+    untagged = name.split("@", 1)[0]
+    path, slash, last = untagged.rpartition("/")
+    untagged = path + slash + last.split(":", 1)[0]  # a registry's port stays
+    if untagged != name:
+        raise ValidationError(
+            f"docker_image_base_name is {name!r}; leave out the tag ({untagged!r}): each "
+            "build is tagged with its experiment id."
+        )
+    return name
+
+
 def config_key(value: str) -> str:
     """A config key: it becomes an environment variable name in the app's containers."""
     if not value or not _CONFIG_KEY_RE.match(value):

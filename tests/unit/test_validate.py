@@ -148,3 +148,12 @@ def test_dozzle_passwords_bcrypt_can_hash_whole(bad):
     with pytest.raises(ValidationError):
         validate.dozzle_password(bad)
     assert validate.dozzle_password("x" * 72) == "x" * 72
+
+
+def test_image_base_names_have_no_tag():
+    assert validate.image_base_name("ghcr.io/lab/stroop") == "ghcr.io/lab/stroop"
+    assert validate.image_base_name("localhost:5000/stroop") == "localhost:5000/stroop"
+    with pytest.raises(ValidationError, match="Set docker_image_base_name"):
+        validate.image_base_name(None)
+    with pytest.raises(ValidationError, match=r"leave out the tag \('lab/stroop'\)"):
+        validate.image_base_name("lab/stroop:1")
