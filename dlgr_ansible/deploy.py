@@ -47,7 +47,19 @@ class Deployment:
     url: str
     dashboard_user: str
     dashboard: LocalPassword | None  # None when the config sets dashboard_password
-    variables: dict
+    variables: dict  # the dallinger_app role's
+
+    @property
+    def dns_host(self) -> str:
+        return self.variables["dallinger_app_dns_host"]
+
+    @property
+    def tls(self) -> str:
+        return self.variables["dallinger_app_tls"]
+
+    @property
+    def image(self) -> str:
+        return self.variables["dallinger_app_image"]
 
 
 def choose_name(app_name: str | None, archive: Path | None) -> str:
@@ -109,7 +121,7 @@ def check_dns(plan: "Deployment", resolve: Resolver = resolve_name) -> None:
     try:
         resolve(hostname)
     except OSError as exc:
-        domain = plan.variables["dallinger_app_dns_host"]
+        domain = plan.dns_host
         raise DlgrError(
             f"{hostname} does not resolve ({exc.strerror or exc}). Create a DNS record "
             f"*.{domain} pointing at the server, or use --dns-host nip.io."

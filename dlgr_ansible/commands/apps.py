@@ -66,14 +66,10 @@ def deploy(
         built = build_experiment_image(build_here, plan.name, base_name, ca_bundle, session.log)
         plan = planning.with_image(plan, built, session.local_images)
     variables, login = server_variables(
-        config,
-        target.host,
-        plan.variables["dallinger_app_dns_host"],
-        plan.variables["dallinger_app_tls"],
-        local_images=session.local_images,
+        config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
     )
-    image = plan.variables["dallinger_app_image"]
-    variables |= plan.variables | registry_login(image, registry_user, keep_login, ask_password)
+    login_variables = registry_login(plan.image, registry_user, keep_login, ask_password)
+    variables |= plan.variables | login_variables
     verb = "Updating" if update else "Deploying"
     ran = session.run(
         "deploy.yml", target, config, variables, f"{verb} {plan.name} on {target.host}"
