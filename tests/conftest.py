@@ -19,12 +19,6 @@ from tests.testbed.targets import Target
 SHARED_TARGET = ("dlgr-target-1", "127.0.0.11")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "integration: needs Docker and real SSH targets (started by the test bed)"
-    )
-
-
 @pytest.fixture(scope="session")
 def ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Private ed25519 key (no passphrase); the public key is next to it with `.pub`."""
