@@ -229,6 +229,38 @@ def test_container_names_follow_compose():
     assert FACTS["dallinger_common_pg_container"] == "dallinger-postgresql-1"
 
 
+def _set_stats_keys(node) -> set[str]:
+    """The keys every set_stats task in a loaded playbook or task file hands back."""
+    if isinstance(node, list):
+        return set().union(*(_set_stats_keys(item) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    keys = set(node.get("ansible.builtin.set_stats", {}).get("data", {}))
+    return keys.union(*(_set_stats_keys(value) for value in node.values()))
+
+
+def test_the_cli_reads_keys_that_roles_and_playbooks_hand_back():
+    handed_back = set().union(
+        *(
+            _set_stats_keys(yaml.safe_load(p.read_text()))
+            for p in _ansible_files()
+            if p.suffix == ".yml"
+        )
+    )
+    read = {
+        node.targets[0].id: node.value.value
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id.endswith("_KEY")
+        and isinstance(node.value, ast.Constant)
+        and str(node.value.value).startswith("dlgr_")
+    }
+    assert read, "no *_KEY constants found in dlgr_ansible"
+    assert {name: key for name, key in read.items() if key not in handed_back} == {}
+
+
 # -- the role itself ----------------------------------------------------------------------
 
 
