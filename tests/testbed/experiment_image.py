@@ -39,6 +39,7 @@ from tests.testbed.targets import (
     docker_build,
     ensure_base_image,
     ensure_docker,
+    image_build_lock,
     image_id,
 )
 
@@ -70,12 +71,18 @@ def build_experiment_images(
     Up-to-date images are reused unless `force`, which rebuilds them without the
     layer cache. `ca_bundle`: see the module docstring. Returns the two tags.
     """
+    with image_build_lock():
+        _build_experiment_images(force, ca_bundle)
+    return EXPERIMENT_IMAGES
+
+
+def _build_experiment_images(force: bool, ca_bundle: Path | str | None) -> None:
     base = ensure_base_image(SUITE)
     base_id = image_id(base)
     wanted = {f"{EXPERIMENT_IMAGE}:{v}": _context_label(base_id, v) for v in VERSIONS}
     stale = [tag for tag, label in wanted.items() if force or _label(tag) != label]
     if not stale:
-        return EXPERIMENT_IMAGES
+        return
 
     bundle = default_ca_bundle() if ca_bundle == "default" else ca_bundle
     with tempfile.TemporaryDirectory(prefix="dlgr-experiment-") as tmp:
@@ -101,7 +108,6 @@ def build_experiment_images(
             )
             if previous and previous != image_id(tag):
                 _docker("rmi", previous, check=False)  # the outdated image, now untagged
-    return EXPERIMENT_IMAGES
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,6 +31,7 @@ from tests.testbed.targets import (
     docker_build,
     ensure_base_image,
     ensure_docker,
+    image_build_lock,
     image_id,
 )
 
@@ -128,16 +129,17 @@ def build_service_images(force: bool = False) -> list[str]:
     Up-to-date images are reused unless `force`, which rebuilds them without the
     layer cache (the base image is kept). Returns the tags of all of them.
     """
-    ensure_base_image()
-    base_id = image_id(BASE_IMAGE)
-    # In parallel: a cold build is mostly downloads and layer commits (~45 s for
-    # PostgreSQL alone, ~65 s for all three one after another).
-    with ThreadPoolExecutor(max_workers=len(SERVICE_IMAGES)) as pool:
-        futures = [
-            pool.submit(build_service_image, spec, base_id, force) for spec in SERVICE_IMAGES
-        ]
-    for future in futures:
-        future.result()  # re-raises the first failure
+    with image_build_lock():
+        ensure_base_image()
+        base_id = image_id(BASE_IMAGE)
+        # In parallel: a cold build is mostly downloads and layer commits (~45 s for
+        # PostgreSQL alone, ~65 s for all three one after another).
+        with ThreadPoolExecutor(max_workers=len(SERVICE_IMAGES)) as pool:
+            futures = [
+                pool.submit(build_service_image, spec, base_id, force) for spec in SERVICE_IMAGES
+            ]
+        for future in futures:
+            future.result()  # re-raises the first failure
     return [spec.tag for spec in SERVICE_IMAGES]
 
 

@@ -11,12 +11,17 @@ user without sudo; this module adds labels, ownership and clean-up for tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import socket
 import ssl
 import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +82,36 @@ def ensure_docker() -> None:
         raise TestbedError(f"Docker engine unavailable:\n{proc.stderr.strip()}")
 
 
+# Image builds of concurrent runs (pytest workers, Molecule's create) wait for each
+# other: two builds of one tag would both do the work, and one could remove the
+# image the other just tagged. Reentrant within a process.
+_BUILD_LOCK_FILE = Path(tempfile.gettempdir()) / "dlgr-test-images.lock"
+_build_lock = threading.RLock()
+_build_depth = 0
+
+
+@contextlib.contextmanager
+def image_build_lock() -> Iterator[None]:
+    """Hold the machine-wide lock on the test images (blocks while another run builds)."""
+    global _build_depth
+    with _build_lock:
+        if _build_depth:
+            _build_depth += 1
+            try:
+                yield
+            finally:
+                _build_depth -= 1
+            return
+        with open(_BUILD_LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            _build_depth = 1
+            try:
+                yield
+            finally:
+                _build_depth = 0
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_base_image(suite: str = SUITE) -> str:
     """The offline (debootstrap) base image of `suite`, built unless it exists."""
     tag = base_image(suite)
@@ -90,12 +125,13 @@ def build_images(force: bool = False, suite: str = SUITE) -> None:
     The server image is the product's (`dlgr-ansible local-server`) from the same
     recipe; the target adds only the test user `nosudo`.
     """
-    if force:
-        container_server.build_base(base_image(suite), suite, force=True)
-    base = ensure_base_image(suite)
-    server = server_image(suite)
-    container_server.build_cached(container_server.context_dir(), base, server, force)
-    container_server.build_cached(TARGET_CONTEXT, server, target_image(suite), force)
+    with image_build_lock():
+        if force:
+            container_server.build_base(base_image(suite), suite, force=True)
+        base = ensure_base_image(suite)
+        server = server_image(suite)
+        container_server.build_cached(container_server.context_dir(), base, server, force)
+        container_server.build_cached(TARGET_CONTEXT, server, target_image(suite), force)
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -105,8 +141,37 @@ def free_port(address: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def free_loopback_address(first: int = 12, last: int = 254) -> str:
-    """First 127.0.0.N (N >= first) with nothing listening on 22, 80 or 443."""
+# Loopback addresses 127.0.0.N by who may use them, so that runs at the same time never
+# pick the same one: a pytest session without workers N = 11-30, pytest-xdist worker gwK
+# N = 100+20K to 119+20K (K < 7), Molecule's scenarios 31-99 (molecule/README.md).
+# The first address of a range is the session's shared target.
+SESSION_ADDRESSES = (11, 30)
+WORKER_ADDRESSES = (100, 20, 7)  # first, per worker, workers
+
+
+def session_addresses() -> tuple[int, int]:
+    """(first, last) host number of 127.0.0.N this pytest process may use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return SESSION_ADDRESSES
+    first, size, workers = WORKER_ADDRESSES
+    index = int(worker.removeprefix("gw"))
+    if index >= workers:
+        raise TestbedError(f"at most {workers} pytest workers (-n) fit the loopback plan")
+    return first + size * index, first + size * index + size - 1
+
+
+def shared_address() -> str:
+    """The address of this pytest process's shared target: the first of its range."""
+    return f"127.0.0.{session_addresses()[0]}"
+
+
+def free_loopback_address(first: int | None = None, last: int | None = None) -> str:
+    """First 127.0.0.N of this process's range (after the shared target's) with nothing
+    listening on 22, 80 or 443; `first` and `last` narrow it."""
+    start, end = session_addresses()
+    first = max(first or 0, start + 1)
+    last = min(last or end, end)
     for n in range(first, last + 1):
         address = f"127.0.0.{n}"
         if not any(port_is_open(address, port, 0.2) for port in (22, 80, 443)):
@@ -279,6 +344,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="start Docker if needed and build the test images")
     build.add_argument("--force", action="store_true", help="rebuild even if the images exist")
+    build.add_argument(
+        "--suite", default=SUITE, help=f"Debian release of the images (default: {SUITE})"
+    )
     sub.add_parser("clean", help="remove every container and volume labelled dlgr-test=1")
     start = sub.add_parser(
         "start",
@@ -302,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         ensure_docker()
         if args.command == "build":
-            build_images(force=args.force)
+            build_images(force=args.force, suite=args.suite)
         elif args.command == "clean":
             remove_leftovers(everything=True)
         elif args.command == "start":
