@@ -16,7 +16,35 @@ import pytest
 from tests.testbed import targets
 from tests.testbed.targets import Target
 
-SHARED_TARGET = ("dlgr-target-1", "127.0.0.11")
+
+# First, so that xdist's own hook (later) sees the groups.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order and group the tests for `make test`'s workers (pytest-xdist, --dist loadgroup).
+
+    Each module is one group, run by one worker in its order with its module fixtures,
+    unless it is marked `independent` (its tests share nothing: one group per test).
+    Modules using the session's shared `target` form one group, so one worker's target
+    serves them all (Docker installed on it once).
+    The end-to-end modules go first, the one with most tests first, so that the longest
+    groups start at once on different workers; unit tests go last to fill the gaps.
+    """
+    per_module: dict[str, int] = {}
+    for item in items:
+        per_module[str(item.path)] = per_module.get(str(item.path), 0) + 1
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        if item.get_closest_marker("e2e"):
+            return 0, -per_module[str(item.path)]
+        return (2, 0) if item.nodeid.startswith("tests/unit/") else (1, 0)
+
+    items.sort(key=rank)  # stable: a module's tests keep their order
+    on_shared = {item.path for item in items if "target" in getattr(item, "fixturenames", ())}
+    for item in items:
+        if item.path in on_shared:
+            item.add_marker(pytest.mark.xdist_group("shared-target"))
+        elif not item.get_closest_marker("independent"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +87,10 @@ def _start(name: str, address: str, ssh_key: Path, suite: str = targets.SUITE) -
 
 @pytest.fixture(scope="session")
 def target(testbed: None, ssh_key: Path) -> Iterator[Target]:
-    """One target shared by the whole session, SSH on 127.0.0.11:22."""
-    shared = _start(*SHARED_TARGET, ssh_key)
+    """One target shared by the whole session (each worker's own), SSH on 127.0.0.11:22
+    (a worker's: the first address of its range, see targets.session_addresses)."""
+    address = targets.shared_address()
+    shared = _start(f"dlgr-target-{address.rsplit('.', 1)[1]}", address, ssh_key)
     yield shared
     targets.stop_target(shared)
 
@@ -74,7 +104,7 @@ def make_target(testbed: None, ssh_key: Path) -> Iterator[Callable[..., Target]]
     started: list[Target] = []
 
     def make(suite: str = targets.SUITE) -> Target:
-        address = targets.free_loopback_address(first=12)
+        address = targets.free_loopback_address()
         fresh = _start(f"dlgr-{suite}-{address.rsplit('.', 1)[1]}", address, ssh_key, suite)
         started.append(fresh)
         return fresh
@@ -86,5 +116,5 @@ def make_target(testbed: None, ssh_key: Path) -> Iterator[Callable[..., Target]]
 
 @pytest.fixture
 def fresh_target(make_target: Callable[[], Target]) -> Target:
-    """A new target of its own for one test (127.0.0.12 or the next free address)."""
+    """A new target of its own for one test (the next free address of the session's range)."""
     return make_target()

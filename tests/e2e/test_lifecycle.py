@@ -44,7 +44,7 @@ def images():
 
 @pytest.fixture(scope="module")
 def server(testbed, ssh_key, images):
-    address = targets.free_loopback_address(first=12)
+    address = targets.free_loopback_address()
     if targets.port_is_open("127.0.0.1", 443) or targets.port_is_open("127.0.0.1", 80):
         pytest.fail("127.0.0.1:80/443 is taken; the end-to-end target needs it", pytrace=False)
     target = targets.start_target(

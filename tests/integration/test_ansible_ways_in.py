@@ -27,7 +27,7 @@ def web_server(testbed, ssh_key):
     port = targets.free_port()
     target = targets.start_target(
         "dlgr-ways-in",
-        targets.free_loopback_address(first=12),
+        targets.free_loopback_address(),
         ssh_key.with_suffix(".pub").read_text(),
         web_address="127.0.0.1",
         web_ports=(targets.free_port(), port),

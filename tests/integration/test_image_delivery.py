@@ -65,7 +65,7 @@ def images(tmp_path_factory, testbed):
 @pytest.fixture(scope="module")
 def server(testbed, ssh_key, person):
     """A target with Docker (`servers add` installs it) and no images."""
-    address = targets.free_loopback_address(first=12)
+    address = targets.free_loopback_address()
     target = targets.start_target(
         f"dlgr-delivery-{address.rsplit('.', 1)[1]}",
         address,

@@ -12,7 +12,8 @@ import pytest
 from tests.integration.conftest import BIN_DIR, DALLINGER, assert_clean_failure
 from tests.testbed import service_images, targets
 
-pytestmark = pytest.mark.integration
+# Each test has a fresh server of its own: workers may run them side by side.
+pytestmark = [pytest.mark.integration, pytest.mark.independent]
 
 STACK_SETTINGS = {
     "tls": "internal",

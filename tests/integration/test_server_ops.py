@@ -62,7 +62,7 @@ def person(tmp_path_factory, ssh_key) -> Researcher:
 def server(testbed, ssh_key, person):
     """A provisioned target (Dozzle on) with the hand-made app demo1 running."""
     service_images.build_service_images()
-    address = targets.free_loopback_address(first=12)
+    address = targets.free_loopback_address()
     target = targets.start_target(
         f"dlgr-ops-{address.rsplit('.', 1)[1]}", address, ssh_key.with_suffix(".pub").read_text()
     )
