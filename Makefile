@@ -1,4 +1,7 @@
 # `make test` sets up a fresh Debian machine from nothing and runs the whole suite.
+# bash with pipefail: a recipe that pipes its output (molecule's prefix) fails with it.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,7 +13,11 @@ STAMP := $(VENV)/.installed
 DALLINGER_VENV ?= .venv-dallinger
 DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-dlgr
 
-.PHONY: deps system-deps lint unit molecule test demo clean
+# pytest-xdist workers for the test suite (tests/conftest.py groups the modules); each
+# worker has its own targets and loopback addresses (tests/testbed/targets.py).
+PYTEST_WORKERS ?= 2
+
+.PHONY: deps system-deps lint unit testbed-images pytest molecule test test-pytest test-molecule demo clean
 
 deps: system-deps $(STAMP) $(DALLINGER_STAMP)
 
@@ -37,18 +44,41 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
+# Every test image, each cached by the content it is built from (a warm run only
+# compares labels), built before the runs that share them start side by side.
+testbed-images: $(STAMP)
+	./scripts/ensure-docker.sh
+	$(BIN)/python -m tests.testbed.targets build
+	$(BIN)/python -m tests.testbed.targets build --suite bookworm
+	$(BIN)/python -m tests.testbed.service_images
+	$(BIN)/python -m tests.testbed.experiment_image
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=30
+
 # Molecule runs ansible-playbook by name, so the venv's bin/ goes first on PATH.
 molecule: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test --all
+
+# Molecule's targets have names and loopback addresses of their own (molecule/README.md)
+# and pytest removes only its own leftovers, so the two run side by side; both run to
+# the end, and `make` fails if either failed. Each says how long it took.
+test: deps lint testbed-images
+	$(MAKE) --no-print-directory --jobs=2 test-pytest test-molecule
+
+test-pytest:
+	@start=$$SECONDS; status=0; $(MAKE) --no-print-directory pytest || status=$$?; \
+	echo "== pytest: exit $$status after $$((SECONDS - start)) s"; exit $$status
+
+test-molecule:
+	@start=$$SECONDS; status=0; \
+	$(MAKE) --no-print-directory molecule 2>&1 | sed -u 's/^/[molecule] /' || status=$$?; \
+	echo "== molecule: exit $$status after $$((SECONDS - start)) s"; exit $$status
 
 # The sample experiment on a rehearsal server on this machine; prints its URL.
 demo: system-deps $(STAMP)
 	./scripts/ensure-docker.sh
 	$(BIN)/python examples/demo.py
-
-test: deps lint
-	$(BIN)/python -m pytest
-	$(MAKE) molecule
 
 clean:
 	rm -rf $(VENV) $(DALLINGER_VENV) build dist *.egg-info
