@@ -22,8 +22,7 @@ import pytest
 
 from tests.testbed import targets
 from tests.testbed.experiment_image import EXPERIMENT_IMAGES, build_experiment_images
-from tests.testbed.service_images import REDIS_IMAGE, build_service_images
-from tests.testbed.test_service_images import (
+from tests.testbed.sandbox import (
     PGBOUNCER_UID,
     Sandbox,
     create_app_database,
@@ -33,6 +32,7 @@ from tests.testbed.test_service_images import (
     start_postgres,
     wait_until,
 )
+from tests.testbed.service_images import REDIS_IMAGE, build_service_images
 
 pytestmark = pytest.mark.integration
 
