@@ -42,12 +42,12 @@ class Sandbox:
         self.network = f"dlgr-svc-{self.suffix}"
         self.containers: list[str] = []
         self.volumes: list[str] = []
-        targets._docker("network", "create", f"--label={targets.LABEL}", self.network)
+        targets._docker("network", "create", *targets.label_flags(), self.network)
 
     def volume(self, stem: str) -> str:
         name = f"dlgr-svc-{stem}-{self.suffix}"
         self.volumes.append(name)
-        targets._docker("volume", "create", f"--label={targets.LABEL}", name)
+        targets._docker("volume", "create", *targets.label_flags(), name)
         return name
 
     def create(
@@ -68,7 +68,7 @@ class Sandbox:
         name = f"dlgr-svc-{stem}-{self.suffix}"
         options = (
             f"--name={name}",
-            f"--label={targets.LABEL}",
+            *targets.label_flags(),
             f"--network={self.network}",
             *options,
         )
@@ -92,7 +92,7 @@ class Sandbox:
         return docker(
             "run",
             "--rm",
-            f"--label={targets.LABEL}",
+            *targets.label_flags(),
             f"--network={self.network}",
             *mounts,
             image,

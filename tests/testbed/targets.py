@@ -56,6 +56,14 @@ LABEL = "dlgr-test=1"
 # that process is gone), anything else for targets whose owner cleans up itself.
 OWNER_LABEL = "dlgr-test.owner"
 USERS = ("dallinger", "nosudo")
+
+
+def label_flags() -> list[str]:
+    """`docker run/create` options marking a test-bed object as this process's: other
+    sessions' clean-up (remove_leftovers) leaves it alone while this process lives."""
+    return [f"--label={LABEL}", f"--label={OWNER_LABEL}=pid:{os.getpid()}"]
+
+
 # The test bed fails with TestbedError; container_server's errors are the same kind.
 TestbedError = container_server.ContainerServerError
 

@@ -185,7 +185,7 @@ def test_image_layout(images: tuple[str, str]) -> None:
         probe = docker(
             "run",
             "--rm",
-            f"--label={targets.LABEL}",
+            *targets.label_flags(),
             f"--user={PGBOUNCER_UID}",
             image,
             "sh",
@@ -207,7 +207,7 @@ def test_initdb_launch_and_participant(stack: Stack, images: tuple[str, str]) ->
     initdb = docker(
         "run",
         "--rm",
-        f"--label={targets.LABEL}",
+        *targets.label_flags(),
         f"--network={stack.sandbox.network}",
         f"--user={PGBOUNCER_UID}",
         *(f"--env={key}={value}" for key, value in stack.env.items()),

@@ -94,7 +94,7 @@ def test_caddy_image_config(service_images: list[str]) -> None:
 def test_redis_image_config(service_images: list[str]) -> None:
     config = image_config(REDIS_IMAGE)
     version = docker(
-        "run", "--rm", f"--label={targets.LABEL}", REDIS_IMAGE, "redis-server", "--version"
+        "run", "--rm", *targets.label_flags(), REDIS_IMAGE, "redis-server", "--version"
     ).stdout
     major = version.split(" v=", 1)[1].split(".", 1)[0]  # "Redis server v=8.0.2 sha=..."
     assert REDIS_IMAGE.endswith(f":{major}")  # tagged by the major version inside
@@ -112,7 +112,7 @@ def test_pgbouncer_image_config(service_images: list[str]) -> None:
     assert config["User"] == "postgres"
     assert "5432/tcp" in config["ExposedPorts"]
     version = docker(
-        "run", "--rm", f"--label={targets.LABEL}", PGBOUNCER_IMAGE, "pgbouncer", "--version"
+        "run", "--rm", *targets.label_flags(), PGBOUNCER_IMAGE, "pgbouncer", "--version"
     ).stdout
     assert version.startswith(f"PgBouncer {PGBOUNCER_IMAGE.rsplit(':', 1)[1]}."), version
 
@@ -183,7 +183,7 @@ def test_postgres_restart_keeps_data_and_skips_init(sandbox: Sandbox, tmp_path: 
 
 
 def test_postgres_refuses_to_initialise_without_password(service_images: list[str]) -> None:
-    result = docker("run", "--rm", f"--label={targets.LABEL}", POSTGRES_IMAGE)
+    result = docker("run", "--rm", *targets.label_flags(), POSTGRES_IMAGE)
     assert result.returncode == 1
     assert "superuser password is not specified" in result.stderr
 
@@ -312,6 +312,6 @@ def test_pgbouncer_pools_for_an_arbitrary_uid(sandbox: Sandbox, tmp_path: Path) 
 
 
 def test_pgbouncer_refuses_to_start_without_a_config(service_images: list[str]) -> None:
-    result = docker("run", "--rm", f"--label={targets.LABEL}", PGBOUNCER_IMAGE)
+    result = docker("run", "--rm", *targets.label_flags(), PGBOUNCER_IMAGE)
     assert result.returncode == 1
     assert "/etc/pgbouncer/pgbouncer.ini is missing" in result.stderr

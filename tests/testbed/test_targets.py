@@ -74,7 +74,7 @@ def test_each_target_has_its_own_host_keys(make_target: Callable[[], Target]) ->
             "docker",
             "run",
             "--rm",
-            f"--label={targets.LABEL}",
+            *targets.label_flags(),
             targets.TARGET_IMAGE,
             "sh",
             "-c",
