@@ -33,16 +33,18 @@ auth:
 
 def registry_binary() -> Path:
     binary = CACHE / "usr" / "bin" / "docker-registry"
-    if not binary.exists():
-        CACHE.mkdir(exist_ok=True)
-        subprocess.run(
-            ["apt-get", "download", "docker-registry"],
-            cwd=CACHE,
-            check=True,
-            capture_output=True,
-        )
-        package = next(CACHE.glob("docker-registry_*.deb"))
-        subprocess.run(["dpkg-deb", "-x", str(package), str(CACHE)], check=True)
+    # Two workers may want it at once: one downloads, the other waits for it.
+    with targets.image_build_lock():
+        if not binary.exists():
+            CACHE.mkdir(exist_ok=True)
+            subprocess.run(
+                ["apt-get", "download", "docker-registry"],
+                cwd=CACHE,
+                check=True,
+                capture_output=True,
+            )
+            package = next(CACHE.glob("docker-registry_*.deb"))
+            subprocess.run(["dpkg-deb", "-x", str(package), str(CACHE)], check=True)
     return binary
 
 
