@@ -1,13 +1,13 @@
 """Stand-ins for the official PostgreSQL, Caddy, Redis and pgbouncer images, built from Debian packages.
 
 There is no container registry here, so tests cannot pull ``postgres:17``,
-``caddy:2``, ``redis`` or ``edoburu/pgbouncer``. The recipes under
-tests/images/{postgres,caddy,redis,pgbouncer,dozzle}
-build images on the offline trixie base that honour those images' documented
-contracts (environment variables, paths, entrypoint behaviour, users), so the
-roles, which default to the official images on real servers, run unchanged when
-tests pass these tags instead. They are tagged under ``dlgr-test/`` only, never
-with the official names.
+``caddy:2``, ``redis`` or ``edoburu/pgbouncer``. The product's own recipes for
+machines without Docker Hub (local_server/service-images/, also what `make demo`
+builds) build images on the test bed's offline trixie base that honour those
+images' documented contracts (environment variables, paths, entrypoint behaviour,
+users), so the roles, which default to the official images on real servers, run
+unchanged when tests pass these tags instead. They are tagged under ``dlgr-test/``
+only, never with the official names.
 
 Each image carries a label with the hash of its build context plus the base
 image id; a warm call only inspects labels. ``python -m
@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlgr_ansible import container_server
 from tests.testbed.targets import (
     BASE_IMAGE,
     CONTEXT_LABEL,
-    REPO_ROOT,
     TestbedError,
     _docker,
     docker_build,
@@ -35,7 +35,7 @@ from tests.testbed.targets import (
     image_id,
 )
 
-IMAGES_DIR = REPO_ROOT / "tests" / "images"
+IMAGES_DIR = container_server.context_dir() / "service-images"
 
 POSTGRES_IMAGE = "dlgr-test/postgres:17"
 CADDY_IMAGE = "dlgr-test/caddy:2"
