@@ -62,12 +62,14 @@ molecule: $(STAMP)
 
 # Molecule's targets have names and loopback addresses of their own (molecule/README.md)
 # and pytest removes only its own leftovers, so the two run side by side; both run to
-# the end, and `make` fails if either failed. Each says how long it took.
+# the end, and `make` fails if either failed. Their lines are prefixed with their names
+# (whole lines: the two outputs interleave) and each says how long it took.
 test: deps lint testbed-images
 	$(MAKE) --no-print-directory --jobs=2 test-pytest test-molecule
 
 test-pytest:
-	@start=$$SECONDS; status=0; $(MAKE) --no-print-directory pytest || status=$$?; \
+	@start=$$SECONDS; status=0; \
+	$(MAKE) --no-print-directory pytest 2>&1 | sed -u 's/^/[pytest] /' || status=$$?; \
 	echo "== pytest: exit $$status after $$((SECONDS - start)) s"; exit $$status
 
 test-molecule:
