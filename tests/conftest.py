@@ -16,35 +16,71 @@ import pytest
 from tests.testbed import targets
 from tests.testbed.targets import Target
 
+# How `make test`'s pytest-xdist workers share the work (see pytest_xdist_make_scheduler):
+# a module is one unit, run by one worker in its order with its module fixtures, except
+# - modules whose tests each make a fresh server of their own: one unit per test;
+APART_MODULES = frozenset({"tests/integration/test_provision.py"})
+# - modules using the session's shared `target` (checked at collection): one unit, so
+#   one worker's target serves them all and Docker is installed on it once.
+SHARED_TARGET_MODULES = frozenset(
+    {
+        "tests/integration/test_packaging.py",
+        "tests/integration/test_plain_ansible.py",
+        "tests/integration/test_runner_secrets.py",
+        "tests/integration/test_servers.py",
+        "tests/testbed/test_targets.py",
+    }
+)
 
-# First, so that xdist's own hook (later) sees the groups.
-@pytest.hookimpl(tryfirst=True)
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order and group the tests for `make test`'s workers (pytest-xdist, --dist loadgroup).
-
-    Each module is one group, run by one worker in its order with its module fixtures,
-    unless it is marked `independent` (its tests share nothing: one group per test).
-    Modules using the session's shared `target` form one group, so one worker's target
-    serves them all (Docker installed on it once).
-    The end-to-end modules go first, the one with most tests first, so that the longest
-    groups start at once on different workers; unit tests go last to fill the gaps.
-    """
+    """Longest first: the end-to-end modules (most tests first) start at once on different
+    workers; unit tests go last to fill the gaps. A module's tests keep their order."""
+    unlisted = {
+        _module(item.nodeid)
+        for item in items
+        if "target" in getattr(item, "fixturenames", ())
+        and _module(item.nodeid) not in SHARED_TARGET_MODULES
+    }
+    if unlisted:
+        raise pytest.UsageError(
+            f"{', '.join(sorted(unlisted))} use the shared `target`: add them to "
+            "SHARED_TARGET_MODULES in tests/conftest.py"
+        )
     per_module: dict[str, int] = {}
     for item in items:
-        per_module[str(item.path)] = per_module.get(str(item.path), 0) + 1
+        per_module[_module(item.nodeid)] = per_module.get(_module(item.nodeid), 0) + 1
 
     def rank(item: pytest.Item) -> tuple[int, int]:
         if item.get_closest_marker("e2e"):
-            return 0, -per_module[str(item.path)]
+            return 0, -per_module[_module(item.nodeid)]
         return (2, 0) if item.nodeid.startswith("tests/unit/") else (1, 0)
 
-    items.sort(key=rank)  # stable: a module's tests keep their order
-    on_shared = {item.path for item in items if "target" in getattr(item, "fixturenames", ())}
-    for item in items:
-        if item.path in on_shared:
-            item.add_marker(pytest.mark.xdist_group("shared-target"))
-        elif not item.get_closest_marker("independent"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=rank)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Work units as APART_MODULES and SHARED_TARGET_MODULES say, in collection order.
+
+    (xdist's --dist loadgroup cannot be used: it renames test ids, which pytest 9 no
+    longer lets a plugin do.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            if module in APART_MODULES:
+                return nodeid
+            return "shared-target" if module in SHARED_TARGET_MODULES else module
+
+    config.option.loadscopereorder = False  # keep the order set above
+    return ByModule(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,7 @@ import pytest
 from tests.integration.conftest import BIN_DIR, DALLINGER, assert_clean_failure
 from tests.testbed import service_images, targets
 
-# Each test has a fresh server of its own: workers may run them side by side.
-pytestmark = [pytest.mark.integration, pytest.mark.independent]
+pytestmark = pytest.mark.integration
 
 STACK_SETTINGS = {
     "tls": "internal",
