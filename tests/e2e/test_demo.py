@@ -43,8 +43,9 @@ def fetch(url: str, cafile: Path) -> int:
 
 
 @pytest.fixture
-def newcomer(tmp_path, testbed):
-    home = tmp_path / "home"
+def newcomer(tmp_path_factory, testbed):
+    # Short, as a real HOME is: SSH's control sockets live under it (107 bytes at most).
+    home = tmp_path_factory.mktemp("demo") / "home"
     home.mkdir()
     env = {
         **os.environ,

@@ -82,8 +82,10 @@ def new_researcher(root: Path, ssh_key: Path, **settings: str) -> Researcher:
 
 
 @pytest.fixture
-def researcher(tmp_path, ssh_key) -> Researcher:
-    return new_researcher(tmp_path, ssh_key)
+def researcher(tmp_path_factory, ssh_key) -> Researcher:
+    # A short HOME, as a real one is: SSH's control sockets live under it and a socket's
+    # path has at most 107 bytes (tmp_path is long: the test's name, xdist's worker).
+    return new_researcher(tmp_path_factory.mktemp("r"), ssh_key)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess, *phrases: str) -> None:
