@@ -71,6 +71,9 @@ def test_demo_serves_the_sample_experiment_then_tears_down(newcomer):
     assert url.startswith(f"https://demo.localhost:{env['DLGR_LOCAL_HTTPS_PORT']}/")
     cafile = home / ".dallinger" / "dlgr-ansible" / "local" / "caddy-root.crt"
     assert fetch(url, cafile) == 200
+    # The ad page shows the lab logo from the experiment's static folder (was a 404).
+    origin = url.split("/", 3)[:3]
+    assert fetch("/".join([*origin, "static/images/logo.png"]), cafile) == 200
 
     # The key made for the newcomer is configured for every later command.
     key = home / ".dallinger" / "dlgr-ansible" / "local" / "id_ed25519"
