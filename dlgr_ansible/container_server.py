@@ -56,9 +56,22 @@ class Container:
     volume: str  # named volume at /var/lib/docker (the server's own engine)
 
 
-def context_dir() -> Path:
-    """The server image's build context (shipped with the package)."""
+def recipes_dir() -> Path:
+    """The rehearsal server's recipes (shipped with the package): the server image's
+    context in `server/`, the offline stand-ins of the service images in
+    `service-images/`, and the debootstrap base script."""
     return share_dir() / "local_server"
+
+
+def context_dir() -> Path:
+    """The server image's build context. Only what goes into that image is in it, since
+    its content hash decides when the server and target images are rebuilt."""
+    return recipes_dir() / "server"
+
+
+def service_images_dir() -> Path:
+    """Recipes of the service images' stand-ins built from Debian packages."""
+    return recipes_dir() / "service-images"
 
 
 def docker(
@@ -142,7 +155,7 @@ def build_cached(context: Path, base: str, tag: str, force: bool = False) -> boo
 def build_base(tag: str, suite: str, force: bool = False) -> None:
     """Make a Debian base image with debootstrap (no registry needed) unless `tag` exists."""
     proc = subprocess.run(
-        ["bash", str(context_dir() / "build-base.sh"), *(["--force"] if force else [])],
+        ["bash", str(recipes_dir() / "build-base.sh"), *(["--force"] if force else [])],
         capture_output=True,
         text=True,
         env={**os.environ, "BASE_IMAGE": tag, "SUITE": suite},

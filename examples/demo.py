@@ -99,7 +99,7 @@ def build_experiment(base: str) -> None:
 
 def build_stand_in(recipe: str, tag: str) -> None:
     """Build one stand-in on the offline base unless it was built from these files."""
-    context = container_server.context_dir() / "service-images" / recipe
+    context = container_server.service_images_dir() / recipe
     pinned = VERSION_ARGS.get(recipe)
     if pinned is None:
         container_server.build_cached(context, local_server.OFFLINE_BASE, tag)

@@ -27,7 +27,8 @@ def test_wheel_ships_ansible_content(installed_wheel):
     share = installed_wheel / "dlgr_ansible" / "share"
     assert (share / "playbooks" / "ping.yml").is_file()
     assert (share / "inventory_templates" / "hosts.yml.j2").is_file()
-    assert (share / "local_server" / "Dockerfile").is_file()
+    assert (share / "local_server" / "server" / "Dockerfile").is_file()
+    assert (share / "local_server" / "service-images" / "postgres" / "Dockerfile").is_file()
     for role in ("docker_engine", "docker_images", "dallinger_server"):
         assert (share / "roles" / role / "tasks" / "main.yml").is_file()
         assert (share / "roles" / role / "meta" / "argument_specs.yml").is_file()

@@ -35,7 +35,7 @@ from tests.testbed.targets import (
     image_id,
 )
 
-IMAGES_DIR = container_server.context_dir() / "service-images"
+IMAGES_DIR = container_server.service_images_dir()
 
 POSTGRES_IMAGE = "dlgr-test/postgres:17"
 CADDY_IMAGE = "dlgr-test/caddy:2"
