@@ -43,7 +43,7 @@ def host(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
-    if len(value) > 253 or not _HOSTNAME_RE.match(value) or value.replace(".", "").isdigit():
+    if len(value) > 253 or not _HOSTNAME_RE.fullmatch(value) or value.replace(".", "").isdigit():
         raise ValidationError(
             f"{value!r} is not a valid server host. Give a DNS name (letters, digits, "
             "hyphens and dots, e.g. experiments.example.org) or an IP address."
@@ -53,7 +53,7 @@ def host(value: str) -> str:
 
 def user(value: str) -> str:
     """A login name on the server."""
-    if not value or not _USER_RE.match(value):
+    if not value or not _USER_RE.fullmatch(value):
         raise ValidationError(
             f"{value!r} is not a valid user name. Use 1-32 characters: letters, digits, "
             "'.', '_' and '-', starting with a letter or '_'."
@@ -79,7 +79,7 @@ RESERVED_APP_NAMES = frozenset({"dallinger", "logs", "postgres", "template0", "t
 
 def app_name(value: str) -> str:
     """An app name: one DNS label, because it becomes `<app>.<dns_host>`."""
-    if not value or not _APP_RE.match(value):
+    if not value or not _APP_RE.fullmatch(value):
         raise ValidationError(
             f"{value!r} is not a valid app name. Use 1-63 lowercase letters, digits and "
             "hyphens, starting with a letter and not ending with a hyphen (e.g. 'stroop-pilot')."
@@ -96,7 +96,7 @@ def dns_host(value: str) -> str:
     value = (value or "").strip()
     if value.lower() == "localhost":  # a rehearsal server: <app>.localhost is loopback
         return "localhost"
-    if len(value) > 253 or not _HOSTNAME_RE.match(value) or "." not in value.strip("."):
+    if len(value) > 253 or not _HOSTNAME_RE.fullmatch(value) or "." not in value.strip("."):
         raise ValidationError(
             f"{value!r} is not a valid DNS host. Give a domain whose subdomains all point "
             "at the server (e.g. experiments.example.org), or 'nip.io'."
@@ -114,7 +114,7 @@ def image(value: str) -> str:
     if (
         not value
         or len(name) > 255
-        or not _IMAGE_RE.match(value)
+        or not _IMAGE_RE.fullmatch(value)
         or (not registry_like and first != first.lower())
     ):
         raise ValidationError(
@@ -145,7 +145,7 @@ def image_base_name(value: str | None) -> str:
 
 def config_key(value: str) -> str:
     """A config key: it becomes an environment variable name in the app's containers."""
-    if not value or not _CONFIG_KEY_RE.match(value):
+    if not value or not _CONFIG_KEY_RE.fullmatch(value):
         raise ValidationError(
             f"{value!r} is not a valid config key. Use letters, digits and '_', "
             "starting with a letter or '_' (e.g. 'recruiter')."
@@ -167,7 +167,7 @@ def config_value(key: str, value: str) -> str:
 
 def is_email(value: str) -> bool:
     """Good enough for Let's Encrypt, and safe to write into a Caddyfile."""
-    return bool(_EMAIL_RE.match(value or ""))
+    return bool(_EMAIL_RE.fullmatch(value or ""))
 
 
 # A compose service name (compose-spec: lowercase letters, digits, '.', '_', '-').
@@ -189,7 +189,7 @@ def required_app_name(value: str | None) -> str:
 
 def service_name(value: str) -> str:
     """A compose service name such as `web` or `worker_1`."""
-    if not value or len(value) > 63 or not _SERVICE_RE.match(value):
+    if not value or len(value) > 63 or not _SERVICE_RE.fullmatch(value):
         raise ValidationError(
             f"{value!r} is not a valid service name. Use lowercase letters, digits, '_', '.' "
             "and '-', starting with a letter or digit (e.g. 'web', 'worker_1', 'clock')."

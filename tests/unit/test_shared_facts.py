@@ -73,6 +73,7 @@ def _python(name: str):
 
 APP_NAME_SAMPLES = [
     "a",
+    "stroop\n",
     "ab",
     "a1",
     "a-b",
@@ -150,6 +151,7 @@ def test_reserved_names_are_the_same_set():
 
 SERVICE_SAMPLES = [
     "web",
+    "web\n",
     "worker_1",
     "clock",
     "redis",

@@ -157,3 +157,35 @@ def test_image_base_names_have_no_tag():
         validate.image_base_name(None)
     with pytest.raises(ValidationError, match=r"leave out the tag \('lab/stroop'\)"):
         validate.image_base_name("lab/stroop:1")
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (validate.app_name, "stroop\n"),
+        (validate.user, "dallinger\n"),
+        (validate.config_key, "recruiter\n"),
+        (validate.service_name, "web\n"),
+    ],
+)
+def test_a_trailing_newline_is_refused(check, value):
+    """`$` matches before a final newline; the checks must not let one into a Caddyfile,
+    a YAML file or a shell command."""
+    with pytest.raises(validate.ValidationError):
+        check(value)
+
+
+def test_an_email_with_a_trailing_newline_is_not_one():
+    assert not validate.is_email("me@example.org\n")
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (validate.host, "example.org\n"),
+        (validate.dns_host, "example.org\n"),
+        (validate.image, "lab/stroop:1\n"),
+    ],
+)
+def test_values_trimmed_of_white_space_come_back_without_the_newline(check, value):
+    assert check(value) == value.strip()
