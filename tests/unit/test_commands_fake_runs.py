@@ -16,6 +16,20 @@ from dlgr_ansible.session import Session
 from tests.unit.fakes import fake_local_images, fake_resolve, fake_resolve_nothing
 
 HOST = "h.example.org"
+# A new app from an image this machine has, as `deploy --app exp1 --image lab/exp:1`.
+DEPLOY_OPTIONS = {
+    "app_name": "exp1",
+    "image": "lab/exp:1",
+    "dns_host": "example.org",
+    "tls": "internal",
+    "server": None,
+    "update": False,
+    "archive": None,
+    "registry_user": None,
+    "keep_login": False,
+    "ca_bundle": None,
+    "ask_password": lambda: "",
+}
 
 
 class FakePlaybooks:
@@ -102,21 +116,7 @@ def test_deploy_plans_runs_and_reports_the_app(home):
     }
     playbooks = FakePlaybooks(answers)
     session = make_session(home, playbooks, local_images=fake_local_images({"lab/exp:1"}))
-    report = apps.deploy(
-        session,
-        "sandbox",
-        app_name="exp1",
-        image="lab/exp:1",
-        dns_host="example.org",
-        tls="internal",
-        server=None,
-        update=False,
-        archive=None,
-        registry_user=None,
-        keep_login=False,
-        ca_bundle=None,
-        ask_password=lambda: "",
-    )
+    report = apps.deploy(session, "sandbox", **DEPLOY_OPTIONS)
     (run, title) = playbooks.runs[0]
     assert (run.playbook, title) == ("deploy.yml", f"Deploying exp1 on {HOST}")
     assert run.variables["dallinger_app_images_from_controller"] == ["lab/exp:1"]
@@ -132,21 +132,7 @@ def test_deploy_stops_before_any_run_when_the_name_does_not_resolve(home):
     playbooks = FakePlaybooks()
     session = make_session(home, playbooks, resolve=fake_resolve_nothing)
     with pytest.raises(DlgrError, match="does not resolve"):
-        apps.deploy(
-            session,
-            "live",
-            app_name="exp1",
-            image="lab/exp:1",
-            dns_host="example.org",
-            tls="internal",
-            server=None,
-            update=False,
-            archive=None,
-            registry_user=None,
-            keep_login=False,
-            ca_bundle=None,
-            ask_password=lambda: "",
-        )
+        apps.deploy(session, "live", **DEPLOY_OPTIONS)
     assert playbooks.runs == []
 
 
