@@ -283,14 +283,17 @@ def _abandoned(owner: str) -> bool:
 def remove_leftovers(everything: bool = False) -> None:
     """Remove test-bed containers and volumes left by finished runs (all of them with `everything`).
 
-    Targets of a session still running, here or in another shell, are left alone.
+    Targets of a session still running, here or in another shell, are left alone. Under
+    the test images' lock: two pytest workers starting together list the same leftovers,
+    and Docker refuses the second removal of a container ("already in progress").
     """
-    containers = _removable(everything, "ps", "--all", "{{.ID}}")
-    if containers:
-        _docker("rm", "--force", "--volumes", *containers)
-    volumes = _removable(everything, "volume", "ls", "{{.Name}}")
-    if volumes:
-        _docker("volume", "rm", "--force", *volumes)
+    with image_build_lock():
+        containers = _removable(everything, "ps", "--all", "{{.ID}}")
+        if containers:
+            _docker("rm", "--force", "--volumes", *containers)
+        volumes = _removable(everything, "volume", "ls", "{{.Name}}")
+        if volumes:
+            _docker("volume", "rm", "--force", *volumes)
 
 
 def _removable(everything: bool, *listing: str) -> list[str]:
