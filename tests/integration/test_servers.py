@@ -81,8 +81,8 @@ def test_world_readable_key(researcher, target, tmp_path, ssh_key):
 
 
 def test_unreachable_host(researcher):
-    result = researcher.run("servers", "add", "--host", "127.0.0.99", "--user", "dallinger")
-    assert_clean_failure(result, "Cannot reach 127.0.0.99", "Connection refused")
+    result = researcher.run("servers", "add", "--host", "127.0.0.254", "--user", "dallinger")
+    assert_clean_failure(result, "Cannot reach 127.0.0.254", "Connection refused")
     assert not researcher.hosts_dir().exists()
 
 
