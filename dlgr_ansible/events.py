@@ -1,10 +1,13 @@
 """Turn ansible-runner events into the state of a run: play, task, counts, failures, results.
 
-Pure bookkeeping, no output: progress.py draws it, runner.py returns it.
+Pure bookkeeping, no output: progress.py draws it, runner.py returns it. The time per
+phase is phases.py's job; every run's state carries one.
 """
 
 import time
 from dataclasses import dataclass, field
+
+from dlgr_ansible.phases import PhaseTimer
 
 STAT_KEYS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
 # Ansible's names in the playbook_on_stats event, mapped to ours.
@@ -37,8 +40,10 @@ class RunState:
     failures: list[Failure] = field(default_factory=list)
     results: dict = field(default_factory=dict)
     finished: bool = False
+    phase_timer: PhaseTimer = field(default_factory=PhaseTimer)
 
     def handle(self, event: dict) -> None:
+        self.phase_timer.handle(event)
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         if kind == "playbook_on_play_start":
