@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dlgr_ansible.hosts import Server
+from dlgr_ansible.phases import Phase
 from dlgr_ansible.server_apps import AppInfo
 from dlgr_ansible.session import Ran
 
@@ -92,14 +93,17 @@ class Provisioned(Report):
 class Deployed(Report):
     dozzle: dict | None = None
     app: dict | None = None  # deploy.app_report, when the deploy succeeded
+    # Where the time went (the build here, then the run's), failed runs included.
+    phases: list[Phase] = field(default_factory=list)
     COMMANDS = ("deploy", "sandbox")
     STATS = DEPLOY_STATS
-    KEYS = ("dozzle", "app")
+    KEYS = ("dozzle", "app", "phases")
 
     def results(self) -> dict:
         results = {"dozzle": self.dozzle} if self.dozzle else {}
         if self.app:
             results["app"] = self.app
+        results["phases"] = [phase.to_json() for phase in self.phases]
         return results
 
 

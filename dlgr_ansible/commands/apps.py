@@ -1,5 +1,6 @@
 """Apps: deploy (or update) one, export its data, destroy it."""
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dlgr_ansible.export import (
     export_variables,
 )
 from dlgr_ansible.images import registry_login
+from dlgr_ansible.phases import with_build
 from dlgr_ansible.provision import server_variables
 from dlgr_ansible.reports import Deployed, Destroyed, Exported
 from dlgr_ansible.session import Session
@@ -60,10 +62,13 @@ def deploy(
         local_images=session.local_images,
     )
     planning.check_dns(plan, session.resolve)
+    build_seconds = None
     if build_here:
         session.log(f"Building the experiment in {build_here} with Dallinger")
         base_name = config.get("docker_image_base_name")
+        build_started = time.monotonic()
         built = build_experiment_image(build_here, plan.name, base_name, ca_bundle, session.log)
+        build_seconds = time.monotonic() - build_started
         plan = planning.with_image(plan, built, session.local_images)
     variables, login = server_variables(
         config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
@@ -77,7 +82,8 @@ def deploy(
     # The dashboard password is kept even when the run fails: the server may have it.
     offered = dozzle.offer_outcome(ran.results, target.host, ran.ok, login)
     app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None
-    return Deployed(ran, dozzle=offered, app=app)
+    phases = with_build(build_seconds, ran.outcome.state.phase_timer.phases())
+    return Deployed(ran, dozzle=offered, app=app, phases=phases)
 
 
 def export(

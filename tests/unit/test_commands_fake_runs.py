@@ -11,6 +11,7 @@ from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.events import RunState
 from dlgr_ansible.hosts import HostsStore, Server
+from dlgr_ansible.phases import PhaseTimer
 from dlgr_ansible.runner import RunOutcome
 from dlgr_ansible.session import Session
 from tests.unit.fakes import fake_local_images, fake_resolve, fake_resolve_nothing
@@ -32,19 +33,36 @@ DEPLOY_OPTIONS = {
 }
 
 
-class FakePlaybooks:
-    """Answers each run with what its playbook would hand back (set_stats)."""
+class FakeClock:
+    """Time that moves only when a fake task says how long it took."""
 
-    def __init__(self, answers=None, failing=(), changed=True):
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakePlaybooks:
+    """Answers each run with what its playbook would hand back (set_stats), after the
+    fake tasks given, as (seconds it took, role, task file) each, on a fake clock."""
+
+    def __init__(self, answers=None, failing=(), changed=True, tasks=()):
         self.answers = answers or {}
         self.failing = set(failing)
         self.changed = changed
+        self.tasks = tasks
         self.runs = []
 
     def __call__(self, run, title):
         self.runs.append((run, title))
         host, ok = run.limit, run.playbook not in self.failing
-        state = RunState(playbook=run.playbook)
+        clock = FakeClock()
+        state = RunState(playbook=run.playbook, phase_timer=PhaseTimer(clock))
+        for seconds, role, task_file in self.tasks:
+            task = {"role": role, "task_path": f"/site-packages/dlgr_ansible/{task_file}:1"}
+            state.handle({"event": "playbook_on_task_start", "event_data": task})
+            clock.now += seconds
         state.handle(
             {
                 "event": "playbook_on_stats",
@@ -114,7 +132,13 @@ def test_deploy_plans_runs_and_reports_the_app(home):
             "dlgr_servers": {HOST: {"sudo": True}},
         }
     }
-    playbooks = FakePlaybooks(answers)
+    tasks = [
+        (1.2, None, "playbooks/ping.yml"),
+        (0.8, "docker_images", "roles/docker_images/tasks/main.yml"),
+        (4.2, "dallinger_app", "roles/dallinger_app/tasks/present.yml"),
+        (1.3, "dallinger_app", "roles/dallinger_app/tasks/launch.yml"),
+    ]
+    playbooks = FakePlaybooks(answers, tasks=tasks)
     session = make_session(home, playbooks, local_images=fake_local_images({"lab/exp:1"}))
     report = apps.deploy(session, "sandbox", **DEPLOY_OPTIONS)
     (run, title) = playbooks.runs[0]
@@ -125,7 +149,24 @@ def test_deploy_plans_runs_and_reports_the_app(home):
     assert document["app"]["dashboard_password"]  # new, so shown once
     assert document["dozzle"]["password"] == dozzle.read_saved(HOST)
     assert set(document) >= {"hosts", "ok", "dlgr_app", "dlgr_servers", "app", "dozzle"}
+    # No build here, and the fake run starts at once: no "build", no "start".
+    assert document["phases"] == [
+        {"name": "provision", "seconds": 1.2},
+        {"name": "delivery", "seconds": 0.8},
+        {"name": "app", "seconds": 4.2},
+        {"name": "launch", "seconds": 1.3},
+    ]
     json.dumps(document)  # a document, not objects
+
+
+def test_a_failed_deploy_reports_its_phases_up_to_the_failure(home):
+    tasks = [(2.0, "dallinger_server", "roles/dallinger_server/tasks/main.yml")]
+    playbooks = FakePlaybooks(failing={"deploy.yml"}, tasks=tasks)
+    session = make_session(home, playbooks, local_images=fake_local_images({"lab/exp:1"}))
+    document = apps.deploy(session, "live", **DEPLOY_OPTIONS).to_json()
+    assert document["ok"] is False
+    assert "app" not in document
+    assert document["phases"] == [{"name": "provision", "seconds": 2.0}]
 
 
 def test_deploy_stops_before_any_run_when_the_name_does_not_resolve(home):
