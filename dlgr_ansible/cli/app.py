@@ -4,6 +4,7 @@ common options, and the one way a command finishes."""
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import click
@@ -84,10 +85,13 @@ class App:
         """Run a playbook with progress on stderr."""
         return run_with_progress(run, title, self.err)
 
-    def finish(self, report: Report | LogsRead, summary: bool = True) -> bool:
+    def finish(
+        self, report: Report | LogsRead, summary: bool = True, notes: Sequence[str] = ()
+    ) -> bool:
         """--json: the report's document on stdout. Otherwise the run's summary on stderr
-        (with `summary=False`, only for a failure: the caller then prints a table). Exit
-        code 1 unless the run succeeded; True when the caller goes on to print its text."""
+        (with `summary=False`, only for a failure: the caller then prints a table), then
+        `notes`, which are said even when the run failed. Exit code 1 unless the run
+        succeeded; True when the caller goes on to print its text."""
         outcome, run = report.ran.outcome, report.ran.run
         if self.as_json:
             click.echo(json.dumps(report.to_json(), indent=2))
@@ -95,6 +99,9 @@ class App:
             print_summary(outcome, run, self.err)
         elif outcome.artifacts_dir:
             self.err.print(f"Ansible artifacts kept in {outcome.artifacts_dir}")
+        if not self.as_json:
+            for note in notes:
+                self.say(note)
         if not outcome.ok:
             raise click.exceptions.Exit(1)
         return not self.as_json

@@ -16,6 +16,7 @@ from dlgr_ansible.cli.app import (
     server_option,
 )
 from dlgr_ansible.cli.servers import dozzle_message
+from dlgr_ansible.cli.tables import phases_line
 from dlgr_ansible.commands import apps as commands
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.images import PASSWORD_ENV, USERNAME_ENV
@@ -81,7 +82,8 @@ def _deploy_command(name: str, mode: str) -> click.Command:
     @pass_app
     def command(app: App, **chosen):
         report = commands.deploy(app.session(), mode, ask_password=ask_registry_password, **chosen)
-        if app.finish(report):
+        timing = phases_line(report.phases)
+        if app.finish(report, notes=[timing] if timing else []):
             for line in deploy_summary(report):
                 app.say(line)
 

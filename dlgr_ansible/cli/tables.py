@@ -1,8 +1,9 @@
-"""The tables the server views print on stdout."""
+"""The tables the server views print on stdout, and the line of a deploy's phases."""
 
 from rich.table import Table
 from rich.text import Text
 
+from dlgr_ansible.phases import Phase
 from dlgr_ansible.server_apps import RUNNING, AppInfo
 
 
@@ -42,3 +43,12 @@ def servers_table(saved: dict) -> Table:
     for name, server in saved.items():
         table.add_row(name, server.user or "(local user name)", str(server.port))
     return table
+
+
+def phases_line(phases: list[Phase]) -> str:
+    """`Time: build 3.1 s, start 1.9 s, ... (total 5.0 s)`, or "" when nothing was timed."""
+    if not phases:
+        return ""
+    spent = ", ".join(f"{phase.name} {phase.seconds:.1f} s" for phase in phases)
+    total = sum(phase.seconds for phase in phases)
+    return f"Time: {spent} (total {total:.1f} s)"

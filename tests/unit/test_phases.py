@@ -1,6 +1,7 @@
 """Time per phase (dlgr_ansible/phases.py), fed with fake ansible-runner events shaped like
 real ones (role and task_path as the task start event carries them) and a fake clock."""
 
+from dlgr_ansible.cli.tables import phases_line
 from dlgr_ansible.events import RunState
 from dlgr_ansible.phases import Phase, PhaseTimer, phase_of, with_build
 
@@ -121,3 +122,9 @@ def test_a_run_state_feeds_its_timer_every_event():
     state.handle(FAKE_STATS)
     assert state.finished
     assert state.phase_timer.phases() == [Phase("delivery", 2.5)]
+
+
+def test_the_printed_line():
+    phases = [Phase("build", 3.1), Phase("start", 1.9), Phase("launch", 1.3)]
+    assert phases_line(phases) == "Time: build 3.1 s, start 1.9 s, launch 1.3 s (total 6.3 s)"
+    assert phases_line([]) == ""
