@@ -4,8 +4,10 @@
 experiment's own Dockerfile or Dallinger's template. Needs the optional `dallinger`
 extra (`pip install 'dlgr-ansible[dallinger]'`)."""
 
+import hashlib
 import shutil
 import sys
+import uuid
 from contextlib import chdir, redirect_stdout
 from pathlib import Path
 
@@ -33,7 +35,7 @@ def build_experiment_image(
     directory: Path, app: str, base_name: str | None, ca_bundle: Path | None, log
 ) -> str:
     """Builds `directory`'s experiment for the app `app` and returns the image's name,
-    `<base_name>:<experiment id>` (a new tag for every deploy, as Dallinger).
+    `<base_name>:<experiment id>`, the id derived from what is built (see pin_experiment_id).
     `log(text)` receives Dallinger's messages; Docker's build output goes to stderr."""
     base_name = validate.image_base_name(base_name)
     if ca_bundle:
@@ -66,6 +68,7 @@ def build_experiment_image(
                 f"Dallinger could not prepare {directory} for a build: {exc}"
             ) from None
         try:
+            experiment_id = pin_experiment_id(Path(assembled), get_config().get("id"))
             if ca_bundle:
                 copy = Path(assembled) / CA_IN_CONTEXT
                 copy.parent.mkdir(exist_ok=True)
@@ -74,7 +77,7 @@ def build_experiment_image(
                 assembled,
                 base_name,
                 out=out,
-                image_tag=docker_tag_from_experiment_id(get_config().get("id")),
+                image_tag=docker_tag_from_experiment_id(experiment_id),
             )
         except BuildError:
             raise BuildProblem(
@@ -87,6 +90,30 @@ def build_experiment_image(
         finally:
             # setup_experiment makes <mkdtemp>/<experiment id>; the whole tree is ours.
             shutil.rmtree(Path(assembled).parent, ignore_errors=True)
+
+
+def pin_experiment_id(assembled: Path, random_id: str) -> str:
+    """Dallinger gives every build a new random experiment id, writes it into the
+    assembled config.txt and experiment_id.txt and names the image after it, so no two
+    builds are alike and an update with nothing changed would restart the experiment
+    (its participants lose their page). The id becomes a hash of the assembled files
+    instead: the same experiment builds the same image under the same name, and Docker's
+    cache makes that build take seconds. Recruiters use the id at run time; it changes
+    when the experiment does, as with Dallinger, and differs between apps, since the
+    assembled config.txt names the app (heroku_app_id_root)."""
+    pinned_files = [assembled / "config.txt", assembled / "experiment_id.txt"]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in assembled.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        if path in pinned_files:
+            content = content.replace(random_id.encode(), b"")
+        digest.update(f"{path.relative_to(assembled).as_posix()}\0{len(content)}\0".encode())
+        digest.update(content)
+    pinned = str(uuid.UUID(bytes=digest.digest()[:16], version=4))
+    for path in pinned_files:
+        if path.is_file():
+            path.write_text(path.read_text(encoding="utf-8").replace(random_id, pinned), "utf-8")
+    return pinned
 
 
 def _load_config(config) -> None:

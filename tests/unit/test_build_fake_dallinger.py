@@ -17,6 +17,7 @@ class FakeDallinger:
 
     def __init__(self, config: dict | None = None, fail: bool = False):
         self.config, self.fail, self.built, self.assembled = dict(config or {}), fail, [], None
+        self.builds, self.ids, self.configs = 0, [], []
 
     def install(self, monkeypatch):
         fake = self
@@ -48,18 +49,26 @@ class FakeDallinger:
             assert local_checks is False
             assert fake.the_config.ready
             print("Dallinger prints this")  # as Dallinger does in places
-            fake.assembled = Path.cwd().parent / "assembly" / "uid-1"
+            # A new random id for every build, in config.txt and experiment_id.txt.
+            fake.builds += 1
+            uid = f"uid-{fake.builds}"
+            fake.assembled = Path.cwd().parent / "assembly" / uid
             fake.assembled.mkdir(parents=True)
             for name in experiment_files:
                 (fake.assembled / name).write_text((Path.cwd() / name).read_text())
-            fake.config["id"] = "uid-1"
-            log("Experiment UID: uid-1", chevrons=False)
+            with (fake.assembled / "config.txt").open("a") as config_txt:
+                config_txt.write(f"id = {uid}\nheroku_app_id_root = {app}\n")
+            (fake.assembled / "experiment_id.txt").write_text(uid)
+            fake.config["id"] = uid
+            log(f"Experiment UID: {uid}", chevrons=False)
             return app, str(fake.assembled)
 
         def build_image(tmp_dir, base_image_name, out, image_tag):
             fake.built.append(
                 sorted(p.relative_to(tmp_dir).as_posix() for p in Path(tmp_dir).rglob("*"))
             )
+            fake.ids.append((Path(tmp_dir) / "experiment_id.txt").read_text())
+            fake.configs.append((Path(tmp_dir) / "config.txt").read_text())
             out.blather("Built image\n")
             if fake.fail:
                 raise BuildError
@@ -122,8 +131,8 @@ def test_dallinger_assembles_and_builds_and_its_directory_is_removed(
     fake.install(monkeypatch)
     said, before = [], Path.cwd()
     image = build.build_experiment_image(experiment, "stroop", "lab/stroop", None, said.append)
-    assert image == "lab/stroop:tag-uid-1"
-    assert fake.built == [["config.txt", "experiment.py"]]
+    assert image == f"lab/stroop:tag-{fake.ids[0]}"
+    assert fake.built == [["config.txt", "experiment.py", "experiment_id.txt"]]
     assert said == ["Experiment UID: uid-1", "Built image"]
     # Kept out of the config.txt Dallinger writes into the image.
     assert {"server_pem", "tls", "dns_host"} <= fake.the_config.sensitive
@@ -167,3 +176,24 @@ def test_build_failures_read_plainly(experiment, monkeypatch, base_name, fail, m
     FakeDallinger(fail=fail).install(monkeypatch)
     with pytest.raises(DlgrError, match=message):
         build.build_experiment_image(experiment, "stroop", base_name, None, print)
+
+
+def test_the_same_experiment_builds_under_the_same_name(experiment, monkeypatch):
+    """Dallinger's random experiment id is replaced by one derived from what is built, so
+    an update with nothing changed finds the running image's name (and Docker's cache)."""
+    fake = FakeDallinger()
+    fake.install(monkeypatch)
+    first = build_experiment_image(experiment, "stroop")
+    again = build_experiment_image(experiment, "stroop")
+    assert first == again
+    pinned = fake.ids[0]
+    assert pinned == fake.ids[1]
+    assert "uid-" not in pinned
+    assert f"id = {pinned}\n" in fake.configs[0]
+    assert build_experiment_image(experiment, "stroop-2") != first  # config.txt names the app
+    (experiment / "experiment.py").write_text("# changed\n")
+    assert build_experiment_image(experiment, "stroop") != first
+
+
+def build_experiment_image(experiment, app):
+    return build.build_experiment_image(experiment, app, "lab/stroop", None, print)
