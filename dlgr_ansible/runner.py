@@ -132,6 +132,8 @@ def _environment(private_dir: Path) -> dict[str, str]:
         "ANSIBLE_ROLES_PATH": str(roles_dir()),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        # One SSH round trip per task instead of four (upload, chmod, run, clean-up).
+        "ANSIBLE_PIPELINING": "True",
     }
 
 
