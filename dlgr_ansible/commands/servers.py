@@ -50,5 +50,7 @@ def provision_server(
     variables, login = provision.server_variables(
         config, target.host, dns_host, tls, docker_source, session.local_images
     )
+    # Asked for by name, a provision is done in full; a deploy checks the stack first.
+    variables["dallinger_server_reprovision"] = True
     ran = session.run("provision.yml", target, config, variables, f"Provisioning {target.host}")
     return Provisioned(ran, dozzle=dozzle.offer_outcome(ran.results, target.host, ran.ok, login))
