@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed
 # Dallinger itself, in its own venv (its pins must not shape ours): the tests check
 # that it reads what we write (the data extra: dallinger.data reads our exports). The
 # tool is installed there too, as `dlgr-ansible[dallinger]` in an experiment's
-# environment, to build an experiment's image with Dallinger's code.
+# environment, to build an experiment's image with Dallinger's code. click 8.1.8: with
+# 8.2 or later, `dallinger docker-ssh deploy` takes every deploy for an --update
+# (benchmarks/side_by_side.py runs it).
 DALLINGER_VENV ?= .venv-dallinger
 DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-dlgr
 
@@ -32,7 +34,7 @@ $(STAMP): pyproject.toml
 
 $(DALLINGER_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(DALLINGER_VENV)
-	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger[data]==12.4.0' -e '.[dallinger]'
+	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger[data]==12.4.0' 'click==8.1.8' -e '.[dallinger]'
 	touch $@
 
 lint: $(STAMP)
