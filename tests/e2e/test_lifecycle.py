@@ -216,9 +216,28 @@ def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
     status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)
 
+    containers = (
+        f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {APP}-web-1 {APP}-redis-1"
+    )
+    running = on_server(server, containers)
     again, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
     assert again.returncode == 0, again.stderr
     assert report["hosts"][server.address]["changed"] == 0
+    assert on_server(server, containers) == running  # nothing recreated or restarted
+
+
+def test_a_stack_or_app_changed_by_hand_is_converged_by_the_next_update(lab, server, images):
+    """A deploy skips the provision, and an update the app, only when the stamp of the last
+    run holds the same inputs and the stack (or app) looks as it did then: a stopped Caddy
+    or web container does not."""
+    on_server(server, f"docker stop dallinger-httpserver-1 {APP}-web-1")
+    result, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
+    assert result.returncode == 0, result.stderr
+    assert report["hosts"][server.address]["changed"] > 0
+    running = f"docker inspect -f '{{{{.State.Running}}}}' dallinger-httpserver-1 {APP}-web-1"
+    assert on_server(server, running).split() == ["true", "true"]
+    status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
+    assert status in (200, 302)
 
 
 def test_apps_are_kept_apart(lab, server, images):
