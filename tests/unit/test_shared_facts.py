@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMON = ROOT / "roles" / "dallinger_common"
 PACKAGE = ROOT / "dlgr_ansible"
 # Worked out from the SSH user's facts when used: nothing on the Python side to compare.
-FACT_DERIVED = {"dallinger_common_root", "dallinger_common_data_root"}
+FACT_DERIVED = {"dallinger_common_root", "dallinger_common_data_root", "dallinger_common_stamp_sum"}
 
 
 def _defaults() -> dict:
