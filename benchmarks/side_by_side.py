@@ -2,6 +2,7 @@
 deploying the same experiment from its directory to its own fresh, identical server.
 
     .venv/bin/python -m benchmarks.side_by_side [--repeat N] [--keep] [--working-tree]
+                                                [--profile]
 
 Steps, each tool on its own server, in the same run (ratio = ours / Dallinger's):
   warm-up: the first deploy to a bare server (app `warm`, left running);
@@ -9,7 +10,9 @@ Steps, each tool on its own server, in the same run (ratio = ours / Dallinger's)
   update:  `--update` after one file in templates/ changed;
   nothing: `--update` with nothing changed (for both, whether containers were recreated).
 `--repeat N` repeats the last three (a new app each time) and prints medians; `--keep`
-leaves both servers running; dlgr-ansible is the committed HEAD unless `--working-tree`.
+leaves both servers running; dlgr-ansible is the committed HEAD unless `--working-tree`;
+`--profile` prints the slowest of our tasks per step (Ansible's timings, from the events
+our runs keep with --keep-artifacts: benchmarks/task_profile.py).
 
 Test bed (tests/testbed/): targets dlgr-bench-sbs-dallinger (SSH and web on 127.0.0.81)
 and dlgr-bench-sbs-ours (127.0.0.82), names under dallinger.sbs-bench.test and
@@ -40,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks import task_profile
 from tests.testbed import dallinger_baseline as baseline
 from tests.testbed import experiment_image, service_images, targets
 
@@ -71,6 +75,7 @@ class Run:
     phases: list[dict] | None = None  # dlgr-ansible's "phases", when it reports them
     recreated: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
+    tasks: list[task_profile.TaskTime] | None = None  # ours, with --profile
 
 
 def median(values: list[float]) -> float:
@@ -218,6 +223,7 @@ class Side:
     env: dict[str, str]
     directory: Path
     log: Path
+    profile: bool = False
 
     def deploy(self, app: str, update: bool = False) -> Run:
         if self.tool == "dallinger":
@@ -230,6 +236,7 @@ class Side:
             ]
         else:
             argv = [str(OURS_CLI), "deploy", "--json"]
+            argv += ["--keep-artifacts"] if self.profile else []
         argv += ["--app", app, "--dns-host", DNS_HOSTS[self.tool]] + (
             ["--update"] if update else []
         )
@@ -251,10 +258,15 @@ class Side:
         if proc.returncode != 0:
             tail = self.log.read_text()[-4000:]
             raise SystemExit(f"{self.tool}: {' '.join(argv[1:])} failed ({self.log}):\n{tail}")
-        phases = None
-        if self.tool == "ours":
-            phases = json.loads(proc.stdout).get("phases")
-        return Run(seconds, phases)
+        if self.tool != "ours":
+            return Run(seconds)
+        document = json.loads(proc.stdout)
+        run = Run(seconds, document.get("phases"))
+        if document.get("artifacts"):
+            artifacts = Path(document["artifacts"])
+            run.tasks = task_profile.task_times(task_profile.read_events(artifacts))
+            shutil.rmtree(artifacts, ignore_errors=True)
+        return run
 
     def measured_update(self, app: str) -> Run:
         before = snapshot(self.target)
@@ -364,7 +376,9 @@ def dallinger_side(stack, workdir: Path, key: Path, target: targets.Target) -> S
     return side
 
 
-def ours_side(workdir: Path, key: Path, target: targets.Target, source_env: dict) -> Side:
+def ours_side(
+    workdir: Path, key: Path, target: targets.Target, source_env: dict, profile: bool
+) -> Side:
     home = workdir / "ho"
     home.mkdir()
     # Server settings as the other benchmarks give them: Debian's Docker, Caddy's internal
@@ -391,6 +405,7 @@ def ours_side(workdir: Path, key: Path, target: targets.Target, source_env: dict
     setup_command(
         side, [str(OURS_CLI), "servers", "add", "--host", target.address, "--user", "dallinger"]
     )
+    side.profile = profile
     return side
 
 
@@ -446,6 +461,11 @@ def report(warm: dict, runs: dict, repeat: int, measured: str) -> None:
     print(format_phases(WARM_UP, [warm["ours"]]))
     for step, label in STEPS.items():
         print(format_phases(label, runs[step]["ours"]))
+    if warm["ours"].tasks is not None:
+        print("\nSlowest tasks of dlgr-ansible's last run of each step (Ansible's timings):")
+        print(f"{WARM_UP}: {task_profile.format_profile(warm['ours'].tasks)}")
+        for step, label in STEPS.items():
+            print(f"{label}: {task_profile.format_profile(runs[step]['ours'][-1].tasks)}")
     print("\nContainers on the server during --update with nothing changed:")
     for tool, name in (("ours", "dlgr-ansible"), ("dallinger", "Dallinger 12.4 docker-ssh")):
         print(format_changes(name, runs["nothing"][tool]))
@@ -473,6 +493,11 @@ def main(argv: list[str] | None = None) -> None:
         "--working-tree",
         action="store_true",
         help="measure the working tree's dlgr-ansible (default: the committed HEAD)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print the slowest of dlgr-ansible's tasks per step (Ansible's timings)",
     )
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -503,7 +528,7 @@ def main(argv: list[str] | None = None) -> None:
         servers = start_servers(stack, key, workdir, args.keep, source_env)
         sides = {
             "dallinger": dallinger_side(stack, workdir, key, servers["dallinger"]),
-            "ours": ours_side(workdir, key, servers["ours"], source_env),
+            "ours": ours_side(workdir, key, servers["ours"], source_env, args.profile),
         }
         print("servers ready; measuring", file=sys.stderr, flush=True)
         warm, runs = measure(sides, args.repeat)
