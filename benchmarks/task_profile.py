@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-# Results that carry a task's timing (one per host, or per loop item).
+# A task's result per host, with its timing. A loop's items (runner_item_on_*) are left
+# out: the loop's own result spans them all.
 _RESULTS = {"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"}
-_ITEMS = {"runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped"}
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,10 @@ def read_events(artifacts_dir: Path) -> list[dict]:
 
 
 def task_times(events: Iterable[dict]) -> list[TaskTime]:
-    """Seconds per task (by its uuid), slowest first. A loop's items are results of their
-    own; the loop's final result spans them all, so only that one counts."""
+    """Seconds per task (by its uuid), slowest first."""
     spans: dict[str, dict] = {}
     for event in events:
         kind = event.get("event")
-        if kind in _ITEMS:
-            continue
         if kind not in _RESULTS:
             continue
         data = event.get("event_data") or {}
