@@ -35,27 +35,33 @@ def timed(env: dict, *args: str) -> tuple[float, dict]:
     return elapsed, json.loads(result.stdout)["hosts"][ADDRESS]
 
 
+def researcher(home: Path) -> dict:
+    """A new SSH key and ~/.dallingerconfig in `home` (the test bed's offline images, Caddy's
+    own CA); returns the environment to run the CLI with."""
+    key = home / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    (home / ".dallingerconfig").write_text(
+        "[Parameters]\n"
+        f"server_pem = {key}\ntls = internal\ndocker_engine_source = distribution\n"
+        f"docker_postgresql_image = {service_images.POSTGRES_IMAGE}\n"
+        f"docker_caddy_image = {service_images.CADDY_IMAGE}\ndocker_dozzle_image =\n"
+        f"docker_redis_image = {service_images.REDIS_IMAGE}\n"
+        f"docker_pgbouncer_image = {service_images.PGBOUNCER_IMAGE}\n"
+    )
+    return dict(os.environ, HOME=str(home))
+
+
 def main() -> None:
     targets.ensure_docker()
     targets.build_images()
     service_images.build_service_images()
     first_image, second_image = experiment_image.build_experiment_images()
     with tempfile.TemporaryDirectory() as home:
-        key = Path(home) / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-        (Path(home) / ".dallingerconfig").write_text(
-            "[Parameters]\n"
-            f"server_pem = {key}\ntls = internal\ndocker_engine_source = distribution\n"
-            f"docker_postgresql_image = {service_images.POSTGRES_IMAGE}\n"
-            f"docker_caddy_image = {service_images.CADDY_IMAGE}\ndocker_dozzle_image =\n"
-            f"docker_redis_image = {service_images.REDIS_IMAGE}\n"
-            f"docker_pgbouncer_image = {service_images.PGBOUNCER_IMAGE}\n"
-        )
-        env = dict(os.environ, HOME=home)
+        env = researcher(Path(home))
         target = targets.start_target(
             "dlgr-bench-deploy",
             ADDRESS,
-            key.with_suffix(".pub").read_text(),
+            (Path(home) / "id_ed25519.pub").read_text(),
             web_address="127.0.0.1",
         )
         app = ("--app", "bench", "--dns-host", "localhost")

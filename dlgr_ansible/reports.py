@@ -138,6 +138,23 @@ class Destroyed(Report):
 
 
 @dataclass
+class RolledBack(Report):
+    name: str = ""
+    COMMANDS = ("rollback",)
+    STATS = ("dlgr_rollback",)
+
+
+@dataclass
+class ReleasesListed(Report):
+    releases: list[dict] = field(default_factory=list)
+    COMMANDS = ("releases",)
+    KEYS = ("releases",)
+
+    def results(self) -> dict:
+        return {"releases": self.releases}
+
+
+@dataclass
 class ImagesDelivered(Report):
     COMMANDS = ("images push", "images pull")
     STATS = ("dlgr_images",)
@@ -213,6 +230,8 @@ PLAYBOOK_REPORTS = (
     Deployed,
     Exported,
     Destroyed,
+    RolledBack,
+    ReleasesListed,
     ImagesDelivered,
     AppsListed,
     ContainersMeasured,

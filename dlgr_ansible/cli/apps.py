@@ -16,10 +16,11 @@ from dlgr_ansible.cli.app import (
     server_option,
 )
 from dlgr_ansible.cli.servers import dozzle_message
-from dlgr_ansible.cli.tables import phases_line
+from dlgr_ansible.cli.tables import phases_line, releases_table
 from dlgr_ansible.commands import apps as commands
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.images import PASSWORD_ENV, USERNAME_ENV
+from dlgr_ansible.releases import ROLLBACK_KEY
 from dlgr_ansible.reports import Deployed
 
 # How the server logs in to a private registry to pull the image.
@@ -76,6 +77,13 @@ def _deploy_command(name: str, mode: str) -> click.Command:
         help="CA bundle for pip when the image is built here (TLS-intercepting proxies); "
         "it reaches the experiment's Dockerfile as build-ca/ca-certificates.crt. Or set "
         "DLGR_CA_BUNDLE.",
+    )
+    @click.option(
+        "--health-timeout",
+        type=click.IntRange(min=1),
+        metavar="SECONDS",
+        help="How long an update's new web container has to answer before the update is "
+        "rolled back (the old one serves meanwhile). Default: 120.",
     )
     @registry_options
     @playbook_options
@@ -165,9 +173,41 @@ def destroy(app: App, app_name, server, yes, no_backup):
         app.say(f"There was nothing of {report.name} on {host}.")
 
 
+@click.command()
+@app_option
+@server_option
+@playbook_options
+@pass_app
+def rollback(app: App, app_name, server):
+    """Return an app to its previous release (image and settings), without downtime."""
+    report = commands.rollback(app.session(), app_name, server)
+    if app.finish(report):
+        back = report.ran.host_data(ROLLBACK_KEY) or {}
+        app.say(f"{report.name} runs release {back.get('release')} again ({back.get('image')}).")
+        app.say("The next `deploy --update` deploys what your config says again.")
+
+
+@click.command()
+@app_option
+@server_option
+@playbook_options
+@pass_app
+def releases(app: App, app_name, server):
+    """List the releases of an app kept on its server (for rollback), oldest first."""
+    report = commands.releases(app.session(), app_name, server)
+    if not app.finish(report, summary=False):
+        return
+    if report.releases:
+        app.out.print(releases_table(report.releases))
+    else:
+        app.err.print("No releases kept yet: the next deploy or update makes one.")
+
+
 COMMANDS = [
     _deploy_command("deploy", "live"),
     _deploy_command("sandbox", "sandbox"),
+    rollback,
+    releases,
     export,
     destroy,
 ]

@@ -15,6 +15,20 @@ def apps_table(apps: list[AppInfo]) -> Table:
     return table
 
 
+def releases_table(rows: list[dict]) -> Table:
+    table = Table("release", "time", "image", "image id", "note", "")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["time"],
+            row["image"],
+            row["image_id"].removeprefix("sha256:")[:12],
+            row["note"],
+            Text("running", style="green") if row["current"] else "",
+        )
+    return table
+
+
 def stats_table(rows: list[dict]) -> Table:
     table = Table("container", "CPU %", "memory use / limit", "mem %", "net I/O", "block I/O")
     for row in rows:

@@ -1,11 +1,11 @@
-"""Apps: deploy (or update) one, export its data, destroy it."""
+"""Apps: deploy (or update) one, roll it back, list its releases, export its data, destroy it."""
 
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dlgr_ansible import app_logs, dozzle, validate
 from dlgr_ansible import deploy as planning
-from dlgr_ansible import dozzle, validate
 from dlgr_ansible.build import build_experiment_image, directory_to_build
 from dlgr_ansible.export import (
     backup_path,
@@ -17,7 +17,8 @@ from dlgr_ansible.export import (
 from dlgr_ansible.images import registry_login
 from dlgr_ansible.phases import with_build
 from dlgr_ansible.provision import server_variables
-from dlgr_ansible.reports import Deployed, Destroyed, Exported
+from dlgr_ansible.releases import RELEASES_KEY, parse_releases
+from dlgr_ansible.reports import Deployed, Destroyed, Exported, ReleasesListed, RolledBack
 from dlgr_ansible.session import Session
 
 # The app report's key in what dallinger_app hands back (set_stats), keyed by host.
@@ -40,6 +41,7 @@ def deploy(
     keep_login: bool,
     ca_bundle: Path | None,
     ask_password: Callable[[], str],
+    health_timeout: int | None = None,
 ) -> Deployed:
     """Plan (every value checked first), build the image here if need be, then run
     deploy.yml: the shared stack brought up to date, then the app."""
@@ -75,6 +77,8 @@ def deploy(
     )
     login_variables = registry_login(plan.image, registry_user, keep_login, ask_password)
     variables |= plan.variables | login_variables
+    if health_timeout is not None:
+        variables["dallinger_app_health_timeout"] = health_timeout
     verb = "Updating" if update else "Deploying"
     ran = session.run(
         "deploy.yml", target, config, variables, f"{verb} {plan.name} on {target.host}"
@@ -84,6 +88,37 @@ def deploy(
     app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None
     phases = with_build(build_seconds, ran.outcome.state.phase_timer.phases())
     return Deployed(ran, dozzle=offered, app=app, phases=phases)
+
+
+def rollback(session: Session, app_name: str | None, server: str | None) -> RolledBack:
+    """The app back to its previous release, handed over as an update is."""
+    name = validate.required_app_name(app_name)
+    target = session.server(server)
+    ran = session.run(
+        "rollback.yml",
+        target,
+        session.config(),
+        {"dallinger_app_name": name},
+        f"Rolling {name} back on {target.host}",
+    )
+    return RolledBack(ran, name=name)
+
+
+def releases(session: Session, app_name: str | None, server: str | None) -> ReleasesListed:
+    """The releases kept on the server for the app, oldest first."""
+    name = validate.required_app_name(app_name)
+    target = session.server(server)
+    ran = session.run(
+        "releases.yml",
+        target,
+        session.config(),
+        {"dlgr_app": name},
+        f"Reading the releases of {name} on {target.host}",
+    )
+    found = ran.host_data(RELEASES_KEY) or {}
+    if ran.ok and not found.get("found"):
+        raise app_logs.no_such_app(name, target.host)
+    return ReleasesListed(ran, releases=parse_releases(found.get("lines") or []))
 
 
 def export(

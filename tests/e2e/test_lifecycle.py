@@ -23,6 +23,7 @@ import pytest
 from dlgr_ansible.build import CA_IN_CONTEXT
 from tests.integration.conftest import REPO, Researcher, assert_clean_failure, new_researcher
 from tests.testbed import experiment_image, registry, service_images, targets
+from tests.testbed.participant_load import WORKER_PREFIX, ParticipantLoad
 
 pytestmark = pytest.mark.e2e
 
@@ -111,6 +112,17 @@ def https(server, host: str, path: str, method="GET") -> tuple[int, str]:
         return response.status, response.read().decode("utf-8", "replace")
     finally:
         connection.close()
+
+
+def web(app: str) -> str:
+    """The app's web container, for a shell command: each update starts a new one."""
+    return f"$(docker compose -p {app} ps -q web)"
+
+
+def forget_load(server, app: str = APP) -> None:
+    """Drop the participants a ParticipantLoad made: later tests count the app's rows."""
+    query = f"delete from participant where worker_id like '{WORKER_PREFIX}%'"  # noqa: S608 a constant
+    sql(server, app, query)
 
 
 def container_env(server, app: str, name: str) -> str:
@@ -205,19 +217,25 @@ def test_deploy_again_without_update_stops_and_changes_nothing(lab, server, imag
 
 
 def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
-    result, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
+    """Participants keep arriving throughout: the new web serves before the old one stops."""
+    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
+        result, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
     assert result.returncode == 0, result.stderr
+    print(f"participant requests failed during the update: {load.summary()}", file=sys.stderr)
+    assert load.total > 50, load.summary()
+    assert load.failed == 0, load.summary()
+    forget_load(server)
     assert report["app"]["created"] is False
     assert not report["app"]["recruitment_msg"]  # no second /launch
     assert "dashboard_password" not in report["app"]  # shown once only
-    web_image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {APP}-web-1")
+    web_image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {web(APP)}")
     assert web_image.strip() == images[1]
     assert sql(server, APP, "select worker_id from participant") == "W1"
     status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)
 
     containers = (
-        f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {APP}-web-1 {APP}-redis-1"
+        f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {web(APP)} {APP}-redis-1"
     )
     running = on_server(server, containers)
     again, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
@@ -226,15 +244,66 @@ def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
     assert on_server(server, containers) == running  # nothing recreated or restarted
 
 
+def test_an_update_to_a_broken_image_is_rolled_back_and_the_old_one_serves(lab, server, images):
+    broken = experiment_image.build_broken_image()
+    files = f"cd ~/dallinger/{APP} && sha256sum docker-compose.yml .env && ls -A"
+    before = on_server(server, files)
+    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
+        result, report = deploy(lab, "--app", APP, "--image", broken, "--update")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    errors = " ".join(report["errors"])
+    assert "was rolled back: the new web container exited at start" in errors
+    # The one traceback shown is the experiment's own, from the new web's log lines.
+    assert 'File "/experiment/experiment.py"' in errors
+    assert "broken on purpose: a test image" in errors
+    assert "/dlgr_ansible/" not in output  # and none of this tool's
+    assert load.failed == 0, load.summary()
+    forget_load(server)
+    assert on_server(server, files) == before  # the files put back, no backup left
+    running = on_server(server, f"docker compose -p {APP} ps -a --format '{{{{.Image}}}}' web")
+    assert running.split() == [images[1]]
+    status, body = https(server, f"{APP}.localhost", "/testbed/version")
+    assert (status, json.loads(body)) == (200, {"version": "2"})
+    assert sql(server, APP, "select worker_id from participant") == "W1"
+
+
+def test_rollback_returns_to_the_previous_release_while_participants_are_served(
+    lab, server, images
+):
+    listed, report = lab.run_json("releases", "--app", APP)
+    assert listed.returncode == 0, report["errors"]
+    kept = report["releases"]
+    assert [(r["image"], r["current"]) for r in kept] == [(images[0], False), (images[1], True)]
+    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
+        result, report = lab.run_json("rollback", "--app", APP)
+    assert result.returncode == 0, report["errors"]
+    print(f"participant requests failed during the rollback: {load.summary()}", file=sys.stderr)
+    assert load.failed == 0, load.summary()
+    forget_load(server)
+    back = {"app": APP, "release": kept[0]["id"], "image": images[0]}
+    assert report["dlgr_rollback"][server.address] == back
+    status, body = https(server, f"{APP}.localhost", "/testbed/version")
+    assert (status, json.loads(body)) == (200, {"version": "1"})
+    assert sql(server, APP, "select worker_id from participant") == "W1"
+
+    listed, report = lab.run_json("releases", "--app", APP)
+    newest = report["releases"][-1]
+    assert (newest["image"], newest["note"]) == (images[0], f"rollback to {kept[0]['id']}")
+    assert [r["current"] for r in report["releases"]] == [True, False, True]
+    modes = on_server(server, f"cd ~/dallinger/{APP} && stat -c '%a %n' releases releases/*/.env")
+    assert {line.split()[0] for line in modes.splitlines()} == {"700", "600"}, modes
+
+
 def test_a_stack_or_app_changed_by_hand_is_converged_by_the_next_update(lab, server, images):
     """A deploy skips the provision, and an update the app, only when the stamp of the last
     run holds the same inputs and the stack (or app) looks as it did then: a stopped Caddy
     or web container does not."""
-    on_server(server, f"docker stop dallinger-httpserver-1 {APP}-web-1")
+    on_server(server, f"docker stop dallinger-httpserver-1 {web(APP)}")
     result, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
     assert result.returncode == 0, result.stderr
     assert report["hosts"][server.address]["changed"] > 0
-    running = f"docker inspect -f '{{{{.State.Running}}}}' dallinger-httpserver-1 {APP}-web-1"
+    running = f"docker inspect -f '{{{{.State.Running}}}}' dallinger-httpserver-1 {web(APP)}"
     assert on_server(server, running).split() == ["true", "true"]
     status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)
@@ -279,7 +348,7 @@ def test_deploy_pulls_from_a_private_registry_without_leaking_the_login(lab, ser
     assert result.returncode == 0, result.stderr
     status, _ = https(server, f"{PRIVATE}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)
-    web_image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {PRIVATE}-web-1")
+    web_image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {web(PRIVATE)}")
     assert web_image.strip() == private
 
     encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -348,12 +417,12 @@ def test_deploy_builds_the_experiment_in_its_directory_with_dallinger(
     assert set(lab.tmp.iterdir()) == leftovers
     result, report = deploy(builder, "--app", BUILT, *ca, cwd=directory, bin_dir=WITH_DALLINGER)
     assert result.returncode == 0, result.stderr
-    image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {BUILT}-web-1").strip()
+    image = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {web(BUILT)}").strip()
     assert image.startswith(f"{BUILT_IMAGES}:"), image
     status, body = https(server, f"{BUILT}.localhost", "/testbed/version")
     assert (status, json.loads(body)) == (200, {"version": "1"})
     # Dallinger's assembly of the experiment, without the CA bundle that pip used.
-    inside = f"docker exec {BUILT}-web-1 sh -c"
+    inside = f"docker exec {web(BUILT)} sh -c"
     config = on_server(server, f"{inside} 'cat /experiment/config.txt; ls /build-ca 2>&1'", False)
     assert f"heroku_app_id_root = {BUILT}" in config
     # Secrets and this tool's server settings from ~/.dallingerconfig stay out of the image.
@@ -370,7 +439,7 @@ def test_deploy_builds_the_experiment_in_its_directory_with_dallinger(
         builder, "--app", BUILT, "--update", *ca, cwd=directory, bin_dir=WITH_DALLINGER
     )
     assert result.returncode == 0, result.stderr
-    updated = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {BUILT}-web-1").strip()
+    updated = on_server(server, f"docker inspect -f '{{{{.Config.Image}}}}' {web(BUILT)}").strip()
     assert updated != image
     assert on_server(server, f"{inside} 'cat templates/ad.html'") == "<p>changed</p>\n"
     sent = report["dlgr_images"][server.address][updated]

@@ -49,6 +49,12 @@ EXPERIMENT_IMAGE = "dlgr-test/experiment"
 VERSIONS = ("1", "2")
 EXPERIMENT_IMAGES = tuple(f"{EXPERIMENT_IMAGE}:{version}" for version in VERSIONS)
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# The second build with its experiment failing at import: its web process exits at start.
+BROKEN_IMAGE = f"{EXPERIMENT_IMAGE}:broken"
+BROKEN_DOCKERFILE = """ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN echo 'raise RuntimeError("broken on purpose: a test image")' >> experiment.py
+"""
 
 
 def default_ca_bundle() -> Path | None:
@@ -108,6 +114,24 @@ def _build_experiment_images(force: bool, ca_bundle: Path | str | None) -> None:
             )
             if previous and previous != image_id(tag):
                 _docker("rmi", previous, check=False)  # the outdated image, now untagged
+
+
+def build_broken_image() -> str:
+    """What a typo in experiment.py makes of the second image; returns its tag.
+
+    Update tests deploy it to see the previous version keep serving. One layer on top
+    of the second image, rebuilt whenever that changed.
+    """
+    base = build_experiment_images()[1]
+    wanted = f"{_label(base)}-broken"
+    with image_build_lock():
+        if _label(BROKEN_IMAGE) != wanted:
+            with tempfile.TemporaryDirectory(prefix="dlgr-broken-") as tmp:
+                (Path(tmp) / "Dockerfile").write_text(BROKEN_DOCKERFILE)
+                docker_build(
+                    Path(tmp), base, f"--label={CONTEXT_LABEL}={wanted}", f"--tag={BROKEN_IMAGE}"
+                )
+    return BROKEN_IMAGE
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -145,6 +145,7 @@ def test_deploy_plans_runs_and_reports_the_app(home):
     assert (run.playbook, title) == ("deploy.yml", f"Deploying exp1 on {HOST}")
     assert run.variables["dallinger_app_images_from_controller"] == ["lab/exp:1"]
     assert run.variables["dallinger_server_tls"] == "internal"
+    assert "dallinger_app_health_timeout" not in run.variables  # the role's default
     document = report.to_json()
     assert document["app"]["dashboard_password"]  # new, so shown once
     assert document["dozzle"]["password"] == dozzle.read_saved(HOST)
@@ -157,6 +158,15 @@ def test_deploy_plans_runs_and_reports_the_app(home):
         {"name": "launch", "seconds": 1.3},
     ]
     json.dumps(document)  # a document, not objects
+
+
+def test_an_update_passes_its_health_timeout_to_the_role(home):
+    playbooks = FakePlaybooks({"deploy.yml": {"dlgr_app": {HOST: {"created": False}}}})
+    session = make_session(home, playbooks, local_images=fake_local_images({"lab/exp:1"}))
+    options = DEPLOY_OPTIONS | {"update": True, "health_timeout": 30}
+    apps.deploy(session, "live", **options)
+    (run, _) = playbooks.runs[0]
+    assert run.variables["dallinger_app_health_timeout"] == 30
 
 
 def test_a_failed_deploy_reports_its_phases_up_to_the_failure(home):

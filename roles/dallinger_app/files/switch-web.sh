@@ -1,0 +1,80 @@
+#!/bin/sh
+# Hand the app's traffic from the web container that serves to a new one, without a gap.
+#
+#   switch-web.sh APP_DIR NETWORK ALIAS TIMEOUT GRACE HEALTH_PATH [BACKUP FILE]...
+#
+# Caddy reaches the web as ALIAS on NETWORK; Docker's DNS answers with every container
+# holding the alias and Caddy's dialer falls over to the next address when one refuses.
+# So: the new container (compose's own, from the compose file as written) starts and
+# leaves NETWORK before it listens; it joins under the alias once it answers
+# HEALTH_PATH; then the old ones stop, gracefully, finishing what they serve.
+#
+# If it does not answer within TIMEOUT seconds, or exits, or anything fails before the
+# hand-over, the old ones were never touched: the new one is removed and each BACKUP
+# (the file as it was before this run, from Ansible's `backup`; empty when it did not
+# change) is put back as FILE. A new web that does not start prints the reason and its
+# last log lines and exits 3. After a switch, FILE's backups are removed.
+set -eu
+cd "$1"
+network=$2 alias=$3 timeout=$4 grace=$5 path=$6
+shift 6
+
+# Until the new one serves, any failure (set -e included) leaves things as they were.
+new='' handed_over=no
+put_back() {
+    status=$?
+    if [ "$handed_over" = no ] && [ "$status" -ne 0 ]; then
+        if [ -n "$new" ]; then docker rm --force "$new" >/dev/null 2>&1 || true; fi
+        while [ $# -ge 2 ]; do
+            if [ -n "$1" ]; then mv -f "$1" "$2" || true; fi
+            shift 2
+        done
+    fi
+}
+trap 'put_back "$@"' EXIT
+
+# Web containers that serve nobody (left by an interrupted run) are in the way.
+docker compose ps --all --quiet --status created --status exited --status restarting web | xargs -r docker rm --force >/dev/null
+old=$(docker compose ps --quiet web)
+count=$(echo "$old" | wc -w)
+docker compose create --pull never --no-recreate --scale "web=$((count + 1))" web
+new=$(docker compose ps --all --quiet --status created web)
+name=$(docker inspect --format '{{.Name}}' "$new" | cut -c2-)
+docker start "$new" >/dev/null
+# Before it listens (its Python starts for seconds), so meanwhile Caddy is refused by it.
+docker network disconnect "$network" "$new"
+
+# Any answer below 500 will do: the path may want a login.
+probe='import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen("http://127.0.0.1:5000" + sys.argv[1], timeout=5)
+except urllib.error.HTTPError as error:
+    sys.exit(error.code >= 500)'
+deadline=$(($(date +%s) + timeout))
+until docker exec "$new" python3 -c "$probe" "$path" >/dev/null 2>&1; do
+    state=$(docker inspect --format '{{.State.Status}} {{.RestartCount}}' "$new")
+    if [ "$state" != "running 0" ] || [ "$(date +%s)" -ge "$deadline" ]; then
+        if [ "$state" = "running 0" ]; then
+            echo "the new web container did not answer $path within $timeout s"
+        else
+            echo "the new web container exited at start (now ${state% *}, restarted ${state#* } times)"
+        fi
+        docker logs --tail 30 "$new" 2>&1
+        exit 3
+    fi
+    sleep 1
+done
+
+docker network connect --alias "$alias" --alias web --alias "$name" "$network" "$new"
+handed_over=yes
+if [ -n "$old" ]; then
+    # shellcheck disable=SC2086 # one or more container ids
+    docker stop --time "$grace" $old >/dev/null
+    # shellcheck disable=SC2086
+    docker rm $old >/dev/null
+fi
+while [ $# -ge 2 ]; do
+    rm -f -- "$2".*~  # this run's backup and any an interrupted run left
+    shift 2
+done
+echo switched
