@@ -83,7 +83,7 @@ class ParticipantLoad:
         """`failed/total`, and the first failures with when they happened."""
         text = f"{self.failed}/{self.total}"
         shown = [
-            f"{f.at:.1f}s {f.method} {f.path.split('?')[0]}: {f.status or f.error}"
+            f"{f.at:.1f}s {f.method} /{f.path.split('/')[1].split('?')[0]}: {f.status or f.error}"
             for f in self.failures[:5]
         ]
         return text + (f" ({'; '.join(shown)})" if shown else "")

@@ -23,10 +23,14 @@ if [ -n "$newest" ] && cmp -s "$compose" "releases/$newest/$compose" &&
     exit 0
 fi
 
+# The web's image; unknown ("") only if the web stopped since compose started it.
+image='' image_id='' digests=''
 web=$(docker compose ps --quiet web | head -n 1)
-image=$(docker inspect --format '{{.Config.Image}}' "$web")
-image_id=$(docker inspect --format '{{.Image}}' "$web")
-digests=$(docker image inspect --format '{{range $i, $d := .RepoDigests}}{{if $i}}", "{{end}}{{$d}}{{end}}' "$image_id")
+if [ -n "$web" ]; then
+    image=$(docker inspect --format '{{.Config.Image}}' "$web")
+    image_id=$(docker inspect --format '{{.Image}}' "$web")
+    digests=$(docker image inspect --format '{{range $i, $d := .RepoDigests}}{{if $i}}", "{{end}}{{$d}}{{end}}' "$image_id")
+fi
 id=$(date -u +%Y%m%dT%H%M%SZ)
 if [ -e "releases/$id" ]; then id="$id-$$"; fi
 mkdir "releases/$id.tmp"
