@@ -248,6 +248,14 @@ def test_an_update_to_a_broken_image_is_rolled_back_and_the_old_one_serves(lab, 
     broken = experiment_image.build_broken_image()
     files = f"cd ~/dallinger/{APP} && sha256sum docker-compose.yml .env && ls -A"
     before = on_server(server, files)
+    # As an update interrupted before its hand-over leaves it: the files it wrote, and
+    # Ansible's backups of those the running web was started from (older than any other).
+    on_server(
+        server,
+        f"cd ~/dallinger/{APP} && for f in .env docker-compose.yml; do "
+        'cp -p "$f" "$f.1.2026-01-01@00:00:00~" && touch -d 2026-01-01 "$f".*~; done && '
+        f"sed -i 's#{images[1]}#{broken}#' docker-compose.yml",
+    )
     with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
         result, report = deploy(lab, "--app", APP, "--image", broken, "--update")
     output = result.stdout + result.stderr

@@ -5,7 +5,7 @@
 #
 # releases/<UTC time>/ (0700) gets COMPOSE_FILE, .env (0600, as it is) and
 # release.json: time, the web's image (reference, id, registry digests) and NOTE. Nothing
-# is recorded when the newest release holds the same files. Releases beyond the newest
+# is recorded when the newest release holds the same files and image id. Releases beyond the newest
 # KEEP are removed, and so are their images unless a kept release of any app or a
 # container still uses them. Prints "recorded <id>" or "same <id>".
 set -eu
@@ -16,13 +16,6 @@ mkdir -p releases
 rm -rf releases/*.tmp # an interrupted run's
 list() { find releases -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort; }
 
-newest=$(list | tail -n 1)
-if [ -n "$newest" ] && cmp -s "$compose" "releases/$newest/$compose" &&
-    cmp -s .env "releases/$newest/.env"; then
-    echo "same $newest"
-    exit 0
-fi
-
 # The web's image; unknown ("") only if the web stopped since compose started it.
 image='' image_id='' digests=''
 web=$(docker compose ps --quiet web | head -n 1)
@@ -31,6 +24,15 @@ if [ -n "$web" ]; then
     image_id=$(docker inspect --format '{{.Image}}' "$web")
     digests=$(docker image inspect --format '{{range $i, $d := .RepoDigests}}{{if $i}}", "{{end}}{{$d}}{{end}}' "$image_id")
 fi
+
+newest=$(list | tail -n 1)
+if [ -n "$newest" ] && cmp -s "$compose" "releases/$newest/$compose" &&
+    cmp -s .env "releases/$newest/.env" &&
+    grep -qs "\"image_id\": \"$image_id\"" "releases/$newest/release.json"; then
+    echo "same $newest"
+    exit 0
+fi
+
 id=$(date -u +%Y%m%dT%H%M%SZ)
 if [ -e "releases/$id" ]; then id="$id-$$"; fi
 mkdir "releases/$id.tmp"

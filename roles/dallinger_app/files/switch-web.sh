@@ -1,7 +1,7 @@
 #!/bin/sh
 # Hand the app's traffic from the web container that serves to a new one, without a gap.
 #
-#   switch-web.sh APP_DIR NETWORK ALIAS TIMEOUT GRACE HEALTH_PATH [BACKUP FILE]...
+#   switch-web.sh APP_DIR NETWORK ALIAS TIMEOUT GRACE HEALTH_PATH FILE...
 #
 # Caddy reaches the web as ALIAS on NETWORK; Docker's DNS answers with every container
 # holding the alias and Caddy's dialer falls over to the next address when one refuses.
@@ -9,33 +9,59 @@
 # leaves NETWORK before it listens; it joins under the alias once it answers
 # HEALTH_PATH; then the old ones stop, gracefully, finishing what they serve.
 #
-# If it does not answer within TIMEOUT seconds, or exits, or anything fails before the
-# hand-over, the old ones were never touched: the new one is removed and each BACKUP
-# (the file as it was before this run, from Ansible's `backup`; empty when it did not
-# change) is put back as FILE. A new web that does not start prints the reason and its
-# last log lines and exits 3. After a switch, FILE's backups are removed.
+# Each FILE was written by this run with Ansible's `backup`: FILE.<pid>.<time>~ holds it
+# as it was (an interrupted run may have left an older one, which is then the right one).
+# If the new web does not answer within TIMEOUT seconds, or exits, or anything fails or
+# interrupts before the hand-over, the old ones were never touched: the new one is
+# removed and the oldest backup of each FILE goes back. A new web that does not start
+# prints the reason and its last log lines and exits 3. Otherwise the backups go.
+# When no web serves, there is nothing to hand over: it prints "nothing served" and
+# compose starts the web as it starts the rest.
 set -eu
 cd "$1"
 network=$2 alias=$3 timeout=$4 grace=$5 path=$6
 shift 6
 
-# Until the new one serves, any failure (set -e included) leaves things as they were.
+drop_backups() {
+    for file in "$@"; do rm -f -- "$file".*~; done
+}
+
+# Until the new one serves, any failure (set -e, a signal) leaves things as they were.
 new='' handed_over=no
 put_back() {
     status=$?
     if [ "$handed_over" = no ] && [ "$status" -ne 0 ]; then
         if [ -n "$new" ]; then docker rm --force "$new" >/dev/null 2>&1 || true; fi
-        while [ $# -ge 2 ]; do
-            if [ -n "$1" ]; then mv -f "$1" "$2" || true; fi
-            shift 2
+        for file in "$@"; do
+            # shellcheck disable=SC2012 # Ansible's backup names hold no odd characters
+            oldest=$(ls -1tr -- "$file".*~ 2>/dev/null | head -n 1)
+            if [ -n "$oldest" ]; then mv -f -- "$oldest" "$file" || true; fi
         done
+        drop_backups "$@"
     fi
 }
 trap 'put_back "$@"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# Web containers that serve nobody (left by an interrupted run) are in the way.
-docker compose ps --all --quiet --status created --status exited --status restarting web | xargs -r docker rm --force >/dev/null
-old=$(docker compose ps --quiet web)
+# Web containers that serve nobody are in the way: not running, restarting, or running
+# off the network (a new one an interrupted run left).
+old=''
+for id in $(docker compose ps --all --quiet web); do
+    if [ "$(docker inspect --format '{{.State.Status}}' "$id")" = running ] &&
+        docker inspect --format '{{json .NetworkSettings.Networks}}' "$id" | grep -q "\"$network\""; then
+        old="$old $id"
+    else
+        docker rm --force "$id" >/dev/null
+    fi
+done
+if [ -z "$old" ]; then
+    drop_backups "$@"
+    echo "nothing served"
+    exit 0
+fi
+
 count=$(echo "$old" | wc -w)
 docker compose create --pull never --no-recreate --scale "web=$((count + 1))" web
 new=$(docker compose ps --all --quiet --status created web)
@@ -67,14 +93,9 @@ done
 
 docker network connect --alias "$alias" --alias web --alias "$name" "$network" "$new"
 handed_over=yes
-if [ -n "$old" ]; then
-    # shellcheck disable=SC2086 # one or more container ids
-    docker stop --time "$grace" $old >/dev/null
-    # shellcheck disable=SC2086
-    docker rm $old >/dev/null
-fi
-while [ $# -ge 2 ]; do
-    rm -f -- "$2".*~  # this run's backup and any an interrupted run left
-    shift 2
-done
+# shellcheck disable=SC2086 # one or more container ids
+docker stop --time "$grace" $old >/dev/null
+# shellcheck disable=SC2086
+docker rm $old >/dev/null
+drop_backups "$@"
 echo switched
