@@ -39,6 +39,11 @@ class RunState:
     hosts: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     results: dict = field(default_factory=dict)
+    # What a task that retries says while it waits (the deploy lock's holder), until the
+    # next task starts.
+    waiting: str = ""
+    # Warnings of the tasks' results (a dead run's deploy lock taken over), in order.
+    warnings: list[str] = field(default_factory=list)
     finished: bool = False
     phase_timer: PhaseTimer = field(default_factory=PhaseTimer)
 
@@ -50,9 +55,15 @@ class RunState:
             self.play = data.get("play") or data.get("name") or ""
         elif kind == "playbook_on_task_start":
             self.task = data.get("task") or ""
+            self.waiting = ""
+        elif kind == "runner_retry":
+            message = (data.get("res") or {}).get("msg")
+            self.waiting = message.strip() if isinstance(message, str) else ""
         elif kind == "runner_on_ok":
             # Ansible counts a changed result as ok too.
             self._count(data, "ok")
+            warnings = (data.get("res") or {}).get("warnings") or []
+            self.warnings += [text for text in warnings if isinstance(text, str)]
             if _changed(data):
                 self._count(data, "changed")
         elif kind == "runner_on_skipped":

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 # Every phase a deploy can have, in the order they happen (and are reported).
-BUILD, START, PROVISION, DELIVERY, APP, LAUNCH = (
+BUILD, START, LOCK, PROVISION, DELIVERY, APP, LAUNCH = (
     "build",
     "start",
+    "lock",
     "provision",
     "delivery",
     "app",
     "launch",
 )
-ORDER = (BUILD, START, PROVISION, DELIVERY, APP, LAUNCH)
+ORDER = (BUILD, START, LOCK, PROVISION, DELIVERY, APP, LAUNCH)
 # The app role's POST /launch (and its certificate handling) is a phase of its own: on a
 # fresh app it waits for the web container to answer.
 _LAUNCH_FILE = ("dallinger_app", "tasks", "launch.yml")
@@ -40,6 +41,8 @@ def phase_of(role: str | None, task_path: str | None) -> str:
     `role` and `task_path`)."""
     if role == "docker_images":  # wherever it is included from: images are delivery
         return DELIVERY
+    if role == "dallinger_run":  # taking the server's deploy lock (or waiting for it)
+        return LOCK
     if role == "dallinger_app":
         file = (task_path or "").rpartition(":")[0]
         return LAUNCH if PurePath(file).parts[-3:] == _LAUNCH_FILE else APP

@@ -39,7 +39,10 @@ def live_view(title: str, state: RunState) -> Group:
     lines = [header]
     if state.play:
         lines.append(Text(f"play: {state.play}", style="dim"))
-    lines += [task, host_table(state)]
+    lines.append(task)
+    if state.waiting:
+        lines.append(Text(f"waiting: {state.waiting}", style="yellow"))
+    lines.append(host_table(state))
     return Group(*lines)
 
 
@@ -52,6 +55,8 @@ class Progress:
         self.verbosity = verbosity
         self._live: Live | None = None
         self._last_task = ""
+        self._last_wait = ""
+        self._warned = 0
 
     def __enter__(self) -> "Progress":
         if self.console.is_terminal and not self.verbosity:
@@ -71,6 +76,13 @@ class Progress:
             self._live.__exit__(*exc_info)
 
     def __call__(self, event: dict, state: RunState) -> None:
+        # Above the live panel too: a warning must stay on the screen. (With -v, Ansible's
+        # own output says it.)
+        for warning in state.warnings[self._warned :] if not self.verbosity else ():
+            self.console.print(
+                Text(f"  warning: {warning}", style="yellow"), highlight=False, soft_wrap=True
+            )
+        self._warned = len(state.warnings)
         if self._live is not None:
             self._live.update(live_view(self.title, state))
         elif self.verbosity:
@@ -80,6 +92,12 @@ class Progress:
         elif state.task and state.task != self._last_task and _ran(event):
             self._last_task = state.task
             self.console.print(Text(f"  {state.task}"), highlight=False)
+        if self._live is None and not self.verbosity and state.waiting != self._last_wait:
+            self._last_wait = state.waiting
+            if state.waiting:
+                self.console.print(
+                    Text(f"    waiting: {state.waiting}"), highlight=False, soft_wrap=True
+                )
 
 
 def _ran(event: dict) -> bool:

@@ -181,6 +181,16 @@ class ContainersMeasured(Report):
 
 
 @dataclass
+class HistoryShown(Report):
+    entries: list[dict] = field(default_factory=list)
+    COMMANDS = ("history",)
+    KEYS = ("history",)
+
+    def results(self) -> dict:
+        return {"history": self.entries}
+
+
+@dataclass
 class ConnectionsCounted(Report):
     connections: dict = field(default_factory=dict)
     COMMANDS = ("db-connections",)
@@ -236,6 +246,7 @@ PLAYBOOK_REPORTS = (
     AppsListed,
     ContainersMeasured,
     ConnectionsCounted,
+    HistoryShown,
     DozzlePasswordSet,
 )
 

@@ -134,6 +134,10 @@ def _environment(private_dir: Path) -> dict[str, str]:
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         # One SSH round trip per task instead of four (upload, chmod, run, clean-up).
         "ANSIBLE_PIPELINING": "True",
+        # An SSH connection of this run's own: the server's deploy lock counts its holder
+        # alive while the connection it took the lock over lives (roles/dallinger_run).
+        # Shared with a run that followed, a dead run's connection would look alive.
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(private_dir / "cp"),
     }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dlgr_ansible import sshkeys
+from dlgr_ansible import history, sshkeys
 from dlgr_ansible.config import Config, load_config
 from dlgr_ansible.deploy import Resolver, resolve_name
 from dlgr_ansible.hosts import HostsStore, Server
@@ -106,6 +106,11 @@ class Session:
         config: Config,
         variables: dict | None,
         title: str,
+        command: str | None = None,
     ) -> Ran:
+        """`command`: for a run that changes the server, the `dlgr-ansible` command it is
+        (no option values: they may be secrets), for the lock's holder and the history."""
+        if command is not None:
+            variables = (variables or {}) | history.run_variables(command)
         run = self.playbook_run(playbook, server, config, variables)
         return Ran(run, self.execute(run, title))

@@ -24,6 +24,7 @@ APART_MODULES = frozenset({"tests/integration/test_provision.py"})
 #   one worker's target serves them all and Docker is installed on it once.
 SHARED_TARGET_MODULES = frozenset(
     {
+        "tests/integration/test_deploy_lock.py",
         "tests/integration/test_packaging.py",
         "tests/integration/test_plain_ansible.py",
         "tests/integration/test_runner_secrets.py",

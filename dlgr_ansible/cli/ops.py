@@ -1,4 +1,5 @@
-"""`apps`, `stats`, `logs`, `set-dozzle-password` and `db-connections`: a whole server."""
+"""`apps`, `stats`, `logs`, `set-dozzle-password`, `db-connections` and `history`: a
+whole server."""
 
 import sys
 
@@ -13,7 +14,7 @@ from dlgr_ansible.cli.app import (
     server_option,
     verbose_option,
 )
-from dlgr_ansible.cli.tables import apps_table, db_connections_table, stats_table
+from dlgr_ansible.cli.tables import apps_table, db_connections_table, history_table, stats_table
 from dlgr_ansible.commands import ops as commands
 from dlgr_ansible.dozzle import USER as DOZZLE_USER
 from dlgr_ansible.errors import DlgrError
@@ -105,4 +106,26 @@ def db_connections(app: App, server):
         app.out.print(db_connections_table(report.connections))
 
 
-COMMANDS = [apps, stats, logs, set_dozzle_password, db_connections]
+@click.command()
+@server_option
+@click.option("--app", "app_name", help="Only the runs about this app.")
+@click.option(
+    "--last", type=int, default=20, show_default=True, help="How many of the newest runs (0: all)."
+)
+@playbook_options
+@pass_app
+def history(app: App, server, app_name, last):
+    """Show who changed a server, when, with what result: every deploy, update, rollback,
+    destroy, provision and password change, failed and interrupted runs included."""
+    report = commands.history(app.session(), server, app_name, last)
+    if not app.finish(report, summary=False):
+        return
+    if report.entries:
+        app.out.print(history_table(report.entries))
+    else:
+        app.err.print(
+            f"No runs recorded on {report.ran.run.limit}{' for ' + app_name if app_name else ''}."
+        )
+
+
+COMMANDS = [apps, stats, logs, set_dozzle_password, db_connections, history]

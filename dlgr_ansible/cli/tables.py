@@ -29,6 +29,26 @@ def releases_table(rows: list[dict]) -> Table:
     return table
 
 
+_RESULT_STYLES = {"succeeded": "green", "failed": "red", "interrupted": "yellow"}
+
+
+def history_table(rows: list[dict]) -> Table:
+    table = Table("time (UTC)", "who", "command", "app", "image", "result", "took")
+    for row in rows:
+        who = f"{row['user']}@{row['machine']}" if row["user"] or row["machine"] else ""
+        took = f"{row['duration']}s" if row["duration"] != "" else ""
+        table.add_row(
+            row["time"].replace("T", " ").removesuffix("Z"),
+            who,
+            row["command"],
+            row["app"],
+            row["image"],
+            Text(row["result"], style=_RESULT_STYLES.get(row["result"], "")),
+            took,
+        )
+    return table
+
+
 def stats_table(rows: list[dict]) -> Table:
     table = Table("container", "CPU %", "memory use / limit", "mem %", "net I/O", "block I/O")
     for row in rows:

@@ -80,8 +80,14 @@ def deploy(
     if health_timeout is not None:
         variables["dallinger_app_health_timeout"] = health_timeout
     verb = "Updating" if update else "Deploying"
+    command = ("deploy" if mode == "live" else "sandbox") + (" --update" if update else "")
     ran = session.run(
-        "deploy.yml", target, config, variables, f"{verb} {plan.name} on {target.host}"
+        "deploy.yml",
+        target,
+        config,
+        variables,
+        f"{verb} {plan.name} on {target.host}",
+        command=command,
     )
     # The dashboard password is kept even when the run fails: the server may have it.
     offered = dozzle.offer_outcome(ran.results, target.host, ran.ok, login)
@@ -100,6 +106,7 @@ def rollback(session: Session, app_name: str | None, server: str | None) -> Roll
         session.config(),
         {"dallinger_app_name": name},
         f"Rolling {name} back on {target.host}",
+        command="rollback",
     )
     return RolledBack(ran, name=name)
 
@@ -156,7 +163,12 @@ def destroy(
     backup_zip = backup_path(name) if backup else None
     variables = destroy_variables(name, backup_zip)
     ran = session.run(
-        "destroy.yml", target, session.config(), variables, f"Destroying {name} on {target.host}"
+        "destroy.yml",
+        target,
+        session.config(),
+        variables,
+        f"Destroying {name} on {target.host}",
+        command="destroy" if backup else "destroy --no-backup",
     )
     kept = None
     if ran.ok and backup_zip and backup_zip.exists():

@@ -15,7 +15,12 @@ def push(session: Session, server: str | None, image: str) -> ImagesDelivered:
     }
     target = session.server(server)
     ran = session.run(
-        "images.yml", target, session.config(), variables, f"Sending {image} to {target.host}"
+        "images.yml",
+        target,
+        session.config(),
+        variables,
+        f"Sending {image} to {target.host}",
+        command="images push",
     )
     return ImagesDelivered(ran)
 
@@ -35,6 +40,11 @@ def pull(
     }
     target = session.server(server)
     ran = session.run(
-        "images.yml", target, session.config(), variables, f"Pulling {image} on {target.host}"
+        "images.yml",
+        target,
+        session.config(),
+        variables,
+        f"Pulling {image} on {target.host}",
+        command="images pull",
     )
     return ImagesDelivered(ran)

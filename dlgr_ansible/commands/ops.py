@@ -1,16 +1,18 @@
 """Whole-server views and chores: apps, container stats, logs, Dozzle's password and
-database connections. `--follow` views stream over ssh (dlgr_ansible.ssh)."""
+database connections, the deploy history. `--follow` views stream over ssh (dlgr_ansible.ssh)."""
 
 from collections.abc import Callable
 
-from dlgr_ansible import app_logs, container_stats, dozzle, server_apps, ssh, sshkeys
+from dlgr_ansible import app_logs, container_stats, dozzle, server_apps, ssh, sshkeys, validate
 from dlgr_ansible.db_connections import DB_KEY, db_connections_from_server
+from dlgr_ansible.history import HISTORY_KEY, parse_history
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.reports import (
     AppsListed,
     ConnectionsCounted,
     ContainersMeasured,
     DozzlePasswordSet,
+    HistoryShown,
     LogsRead,
     Streamed,
 )
@@ -101,6 +103,7 @@ def set_dozzle_password(
         config,
         login.variables(),
         f"Setting Dozzle's password on {target.host}",
+        command="set-dozzle-password",
     )
     changed = bool((ran.host_data(dozzle.CHANGED_KEY) or {}).get("changed"))
     if not ran.ok and not changed:
@@ -119,3 +122,17 @@ def db_connections(session: Session, server: str | None) -> ConnectionsCounted:
     )
     report = db_connections_from_server(ran.host_data(DB_KEY) or {})
     return ConnectionsCounted(ran, connections=report)
+
+
+def history(session: Session, server: str | None, app_name: str | None, last: int) -> HistoryShown:
+    """The server's deploy history, oldest first: the `last` newest runs (0: all kept
+    lines), of one app when `app_name` is given."""
+    app = validate.app_name(app_name) if app_name else None
+    if last < 0:
+        raise ValidationError("--last must be 0 (every run) or more.")
+    target = session.server(server)
+    ran = session.run(
+        "history.yml", target, session.config(), None, f"Reading the history of {target.host}"
+    )
+    entries = parse_history(ran.host_data(HISTORY_KEY) or [], app)
+    return HistoryShown(ran, entries=entries[-last:] if last else entries)

@@ -12,7 +12,9 @@ def add(session: Session, host: str, user: str | None, port, docker_source) -> S
     server = Server.new(host, user, port)
     config = session.config()
     variables = provision.docker_variables(config, docker_source)
-    ran = session.run("prepare.yml", server, config, variables, f"Preparing {server.host}")
+    ran = session.run(
+        "prepare.yml", server, config, variables, f"Preparing {server.host}", command="servers add"
+    )
     if ran.ok:
         session.store().add(server)
     return ServerAdded(ran, server=server)
@@ -52,5 +54,12 @@ def provision_server(
     )
     # Asked for by name, a provision is done in full; a deploy checks the stack first.
     variables["dallinger_server_reprovision"] = True
-    ran = session.run("provision.yml", target, config, variables, f"Provisioning {target.host}")
+    ran = session.run(
+        "provision.yml",
+        target,
+        config,
+        variables,
+        f"Provisioning {target.host}",
+        command="provision",
+    )
     return Provisioned(ran, dozzle=dozzle.offer_outcome(ran.results, target.host, ran.ok, login))

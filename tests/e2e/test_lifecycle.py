@@ -8,6 +8,7 @@ against Caddy's own root certificate. The tests run in order and share the serve
 
 import base64
 import dataclasses
+import getpass
 import http.client
 import json
 import os
@@ -317,9 +318,62 @@ def test_a_stack_or_app_changed_by_hand_is_converged_by_the_next_update(lab, ser
     assert status in (200, 302)
 
 
+def test_two_deploys_at_once_go_one_after_the_other(lab, server, images):
+    """Two terminals against one server: a new app, and meanwhile an update of another.
+    The update waits for the first run's deploy lock, saying whose it is."""
+    done = {}
+
+    def run(name, *args):
+        done[name] = lab.run_json("deploy", "--dns-host", "localhost", *args, timeout=1200)
+
+    first = threading.Thread(target=run, args=("new", "--app", OTHER, "--image", images[0]))
+    first.start()
+    deadline = time.monotonic() + 300
+    while OTHER not in on_server(server, "cat ~/dallinger/deploy.lock") and first.is_alive():
+        assert time.monotonic() < deadline, "the first deploy never took the lock"
+        time.sleep(0.2)
+    second = threading.Thread(
+        target=run, args=("update", "--app", APP, "--image", images[1], "--update")
+    )
+    second.start()
+    first.join()
+    second.join()
+    for result, report in done.values():
+        assert result.returncode == 0, report["errors"]
+    said = " ".join(done["update"][0].stderr.split())
+    assert "waiting: The server's deploy lock is held by" in said
+    assert f"(dlgr-ansible deploy of {OTHER})" in said
+
+    listed, report = lab.run_json("history", "--last", "0")
+    assert listed.returncode == 0, report["errors"]
+    runs = report["history"]
+    new = next(run for run in reversed(runs) if run["app"] == OTHER)
+    update = next(run for run in reversed(runs) if run["app"] == APP)
+    assert (new["command"], new["result"]) == ("dlgr-ansible deploy", "succeeded")
+    assert (update["command"], update["result"]) == ("dlgr-ansible deploy --update", "succeeded")
+    assert update["started"] >= new["time"]  # one after the other
+
+
+def test_history_shows_every_run_failed_ones_included(lab, server, images):
+    listed, report = lab.run_json("history", "--app", APP, "--last", "0")
+    assert listed.returncode == 0, report["errors"]
+    runs = [(run["command"], run["image"], run["result"]) for run in report["history"]]
+    assert runs[0] == ("dlgr-ansible deploy", images[0], "succeeded")
+    broken = experiment_image.build_broken_image()
+    assert ("dlgr-ansible deploy --update", broken, "failed") in runs
+    assert ("dlgr-ansible rollback", images[0], "succeeded") in runs
+    # A run that stopped before sending its image (a deploy of an existing app without
+    # --update) finds no image on the server to name by id.
+    succeeded = [run for run in report["history"] if run["result"] == "succeeded"]
+    named = [(run["command"], run["image"], run["image_id"]) for run in succeeded]
+    assert all(image_id.startswith("sha256:") for *_, image_id in named), named
+    assert {run["user"] for run in report["history"]} == {getpass.getuser()}
+    log = "~/dallinger/deploys.log"
+    assert on_server(server, f"stat -c %a {log}").strip() == "600"
+    assert SECRET not in on_server(server, f"cat {log}")
+
+
 def test_apps_are_kept_apart(lab, server, images):
-    result, _ = deploy(lab, "--app", OTHER, "--image", images[0])
-    assert result.returncode == 0, result.stderr
     other_password = on_server(server, f"grep -o '{OTHER}:[A-Za-z0-9]*@' ~/dallinger/{OTHER}/.env")
     login = on_server(
         server,

@@ -10,6 +10,7 @@ from dlgr_ansible.commands import apps, images, ops, servers
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.events import RunState
+from dlgr_ansible.history import run_variables
 from dlgr_ansible.hosts import HostsStore, Server
 from dlgr_ansible.phases import PhaseTimer
 from dlgr_ansible.runner import RunOutcome
@@ -114,7 +115,9 @@ def test_a_server_is_saved_only_when_preparing_it_worked(home):
     )
     session = make_session(home, playbooks, saved=())
     report = servers.add(session, "New.Example.org", "u", 22, None)
-    assert playbooks.variables == {"docker_engine_source": "official"}
+    assert playbooks.variables == {"docker_engine_source": "official"} | run_variables(
+        "servers add"
+    )
     assert report.to_json()["saved"] is True
     assert report.to_json()["dlgr_servers"] == {"new.example.org": {"sudo": True}}
     assert "new.example.org" in session.store().servers()
@@ -195,7 +198,10 @@ def test_destroy_asks_first_and_reports_what_it_removed(home):
     assert asked == [
         ("exp1", f"Remove exp1 from {HOST}: containers, Caddy site, database, role and data?")
     ]
-    assert playbooks.variables == {"dallinger_app_name": "exp1", "dallinger_destroy_backup": False}
+    assert playbooks.variables == {
+        "dallinger_app_name": "exp1",
+        "dallinger_destroy_backup": False,
+    } | run_variables("destroy --no-backup")
     assert report.to_json()["destroyed"] == "exp1"
     assert "backup" not in report.to_json()
 
@@ -260,3 +266,36 @@ def test_images_need_a_local_image_to_push(home):
     assert report.to_json()["dlgr_images"][HOST]["lab/x:1"]["msg"] == "sent"
     with pytest.raises(DlgrError, match="not in your local Docker"):
         images.push(session, None, "lab/y:1")
+
+
+def test_history_keeps_the_newest_runs_of_the_app_asked_for(home):
+    lines = [
+        json.dumps({"time": f"t{number}", "app": "exp1" if number % 2 else "exp2"})
+        for number in range(1, 8)
+    ]
+    playbooks = FakePlaybooks({"history.yml": {"dlgr_history": {HOST: lines}}})
+    session = make_session(home, playbooks)
+    report = ops.history(session, None, "exp1", last=2)
+    assert [row["time"] for row in report.to_json()["history"]] == ["t5", "t7"]
+    assert len(ops.history(session, None, None, last=0).entries) == 7
+    # Reading changes nothing, so it takes no lock and records no line.
+    assert "dallinger_run_command" not in playbooks.variables
+
+
+def test_history_refuses_a_bad_app_name_and_a_negative_count(home):
+    playbooks = FakePlaybooks()
+    session = make_session(home, playbooks)
+    with pytest.raises(DlgrError, match="not a valid app name"):
+        ops.history(session, None, "Bad_Name", last=1)
+    with pytest.raises(DlgrError, match="--last must be 0"):
+        ops.history(session, None, None, last=-1)
+    assert playbooks.runs == []
+
+
+def test_every_changing_command_names_itself_for_the_lock_and_history(home):
+    playbooks = FakePlaybooks()
+    session = make_session(home, playbooks)
+    apps.rollback(session, "exp1", None)
+    assert playbooks.variables["dallinger_run_command"] == "dlgr-ansible rollback"
+    images.pull(session, None, "redis:8", None, False, lambda: "")
+    assert playbooks.variables["dallinger_run_command"] == "dlgr-ansible images pull"

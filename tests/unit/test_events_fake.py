@@ -100,3 +100,23 @@ def test_loop_failures_are_collected():
     res = {"results": [{"failed": True, "msg": "item one broke"}, {"failed": False, "msg": "fine"}]}
     state.handle(ev("runner_on_failed", host="h", task="loop", res=res))
     assert state.failures[0].message == "item one broke"
+
+
+def test_a_retrying_task_says_what_it_waits_for_until_the_next_task():
+    state = RunState()
+    state.handle(ev("playbook_on_task_start", task="Take the server's deploy lock"))
+    held = "The server's deploy lock is held by alice on laptop (deploy), since t (1 min ago)."
+    state.handle(ev("runner_retry", host="h1", res={"acquired": False, "msg": held}))
+    assert state.waiting == held
+    assert state.hosts == {}  # a retry is no result: nothing counted yet
+    state.handle(ev("runner_on_ok", host="h1", res={"acquired": True}))
+    state.handle(ev("playbook_on_task_start", task="Install Docker"))
+    assert state.waiting == ""
+
+
+def test_warnings_of_results_are_kept_in_order():
+    state = RunState()
+    state.handle(ev("runner_on_ok", host="h1", res={"warnings": ["Took over the lock"]}))
+    state.handle(ev("runner_on_ok", host="h1", res={}))
+    state.handle(ev("runner_on_ok", host="h1", res={"warnings": ["second"]}))
+    assert state.warnings == ["Took over the lock", "second"]

@@ -1,0 +1,288 @@
+#!/usr/bin/python
+"""The server's deploy lock and deploy history: one module, so that taking the lock,
+recognising a dead holder and recording its run happen under one file lock."""
+
+import datetime
+import fcntl
+import json
+import os
+import secrets
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: dallinger_run_lock
+short_description: Take or release the server's deploy lock; record a run in the history
+description:
+  - The lock is a JSON record of its holder (user, machine, command, app, since) in a
+    file that only this module writes, under an flock so that two runs cannot both take
+    it.
+  - A holder is alive while the SSH session it took the lock over is (Ansible keeps one
+    connection per run). When that session is gone, the holder died, and the lock is
+    taken over, with a line for the dead run (result interrupted) in the history.
+  - Holders that came over no SSH session (a local or docker connection) count as alive
+    for I(stale_after) seconds.
+  - The history is one JSON line per run, appended with O_APPEND.
+options:
+  state:
+    description: held takes the lock (once: retry the task to wait); released gives it back.
+    type: str
+    choices: [held, released]
+    required: true
+  lock_file:
+    description: The lock's file. Its folder is created when missing.
+    type: path
+    required: true
+  log_file:
+    description: The history, one JSON line per run.
+    type: path
+    required: true
+  holder:
+    description: With state=held, who takes the lock (user, machine, tool, command, app).
+    type: dict
+    default: {}
+  token:
+    description: With state=released, the token state=held returned; another run's lock is left alone.
+    type: str
+    default: ""
+  record:
+    description: With state=released, the run's history line (result, image, ...); nothing when empty.
+    type: dict
+    default: {}
+  started:
+    description: With state=released, the server's clock when the run took the lock, for the line's duration.
+    type: int
+    default: 0
+  stale_after:
+    description: Seconds after which a lock taken over no SSH session counts as abandoned.
+    type: int
+    default: 21600
+author: dlgr-ansible developers
+"""
+
+RETURN = r"""
+acquired:
+  description: Whether this run holds the lock now (state=held).
+  type: bool
+token:
+  description: The lock's token, to give back with state=released.
+  type: str
+holder:
+  description: The lock's holder record (this run's when acquired).
+  type: dict
+took_over:
+  description: The record of a dead holder whose lock was taken over, or null.
+  type: dict
+started:
+  description: The server's clock (epoch seconds) when this run took the lock.
+  type: int
+"""
+
+
+def proc_stat(pid, proc="/proc"):
+    """(command name, parent pid, start time in clock ticks) of a process, or None."""
+    try:
+        with open(f"{proc}/{pid}/stat", encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    # comm is in parentheses and may hold spaces or parentheses itself.
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return name, int(fields[1]), fields[19]
+
+
+def ssh_session(pid, proc="/proc"):
+    """The sshd (or OpenSSH 9.8's sshd-session) process this one runs under, as
+    {pid, start}; None when it came over no SSH session."""
+    while pid > 1:
+        stat = proc_stat(pid, proc)
+        if stat is None:
+            return None
+        name, parent, start = stat
+        if name.startswith("sshd"):
+            return {"pid": pid, "start": start}
+        pid = parent
+    return None
+
+
+def session_alive(session, proc="/proc"):
+    stat = proc_stat(session["pid"], proc)
+    return stat is not None and stat[2] == session["start"]
+
+
+def is_stale(holder, now, mine, stale_after):
+    """Whether the holder died. A holder sharing this run's own SSH session (two plain
+    ansible-playbook runs from one machine share Ansible's connection) looks alive:
+    waiting too long is safe, taking a live run's lock is not."""
+    session = holder.get("session")
+    if session:
+        return session != mine and not session_alive(session)
+    return now - holder.get("since_epoch", 0) > stale_after
+
+
+def utc(epoch):
+    # timezone.utc, not datetime.UTC: servers may run Python 3.10 (Ubuntu 22.04).
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime(  # noqa: UP017
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+def describe(holder, now):
+    """Who holds the lock, for a person: user, machine, command, app, since."""
+    app = f" of {holder['app']}" if holder.get("app") else ""
+    minutes = max(0, now - holder.get("since_epoch", now)) // 60
+    return (
+        f"{holder.get('user') or '?'} on {holder.get('machine') or '?'} "
+        f"({holder.get('command') or '?'}{app}), since {holder.get('since', '?')} "
+        f"({minutes} min ago)"
+    )
+
+
+def history_line(fields, now):
+    """One line of the history: the run's fields, time first; empty values left out."""
+    line = {"time": utc(now)}
+    line.update({key: value for key, value in fields.items() if value not in ("", None)})
+    return json.dumps(line, sort_keys=False) + "\n"
+
+
+def interrupted_record(holder, now):
+    """The history line of a run that died holding the lock."""
+    record = {key: holder.get(key) for key in ("user", "machine", "tool", "command", "app")}
+    record.update(
+        started=holder.get("since"),
+        result="interrupted",
+        duration=now - holder.get("since_epoch", now),
+    )
+    return record
+
+
+def append(log_file, line):
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def read_holder(handle):
+    handle.seek(0)
+    text = handle.read().strip()
+    if not text:
+        return None
+    try:
+        holder = json.loads(text)
+    except ValueError:
+        return None  # half-written by a run killed mid-write: nobody holds it
+    return holder if isinstance(holder, dict) else None
+
+
+def write_holder(handle, holder):
+    handle.seek(0)
+    handle.truncate()
+    if holder is not None:
+        handle.write(json.dumps(holder))
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def take(handle, params, now, mine):
+    holder = read_holder(handle)
+    result = {"acquired": False, "took_over": None, "started": now}
+    if holder is not None and not is_stale(holder, now, mine, params["stale_after"]):
+        others = {key: value for key, value in holder.items() if key != "token"}
+        result.update(
+            holder=others, msg=f"The server's deploy lock is held by {describe(holder, now)}."
+        )
+        return result
+    if holder is not None:
+        append(params["log_file"], history_line(interrupted_record(holder, now), now))
+        result["took_over"] = holder
+    wanted = ("user", "machine", "tool", "command", "app")
+    ours = {key: str(params["holder"].get(key) or "") for key in wanted}
+    ours.update(token=secrets.token_hex(8), since=utc(now), since_epoch=now, session=mine)
+    write_holder(handle, ours)
+    result.update(acquired=True, token=ours["token"], holder=ours)
+    if holder is not None:
+        result["msg"] = (
+            f"Took over the deploy lock of a run that is gone: {describe(holder, now)}; "
+            "its SSH connection closed without giving the lock back. Recorded it as "
+            "interrupted in the history."
+        )
+    return result
+
+
+def release(handle, params, now, facts):
+    holder = read_holder(handle)
+    result = {"acquired": False, "holder": holder, "took_over": None}
+    if holder is not None and holder.get("token") == params["token"]:
+        write_holder(handle, None)
+    elif params["token"]:
+        result["msg"] = (
+            "This run's deploy lock was taken over while it ran "
+            + (f"(now held by {describe(holder, now)})" if holder else "")
+            + ": its SSH connection was idle long enough to close."
+        )
+    if params["record"]:
+        record = dict(params["record"])
+        if params["started"]:
+            record["duration"] = now - params["started"]
+        record.update(facts)
+        append(params["log_file"], history_line(record, now))
+    return result
+
+
+def image_facts(module, image):
+    """The image's id and registry digests on the server; nothing when Docker does not
+    know it (a run that stopped before the image came) or cannot be asked (no Docker yet)."""
+    if not image:
+        return {}
+    rc, out, _ = module.run_command(
+        ["docker", "image", "inspect", "--format", "{{.Id}} {{json .RepoDigests}}", image]
+    )
+    image_id, _, digests = out.strip().partition(" ")
+    try:
+        digests = json.loads(digests)
+    except ValueError:
+        return {}
+    if rc != 0 or not image_id.startswith("sha256:"):
+        return {}
+    return {"image_id": image_id, "digests": digests if isinstance(digests, list) else []}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["held", "released"], "required": True},
+            "lock_file": {"type": "path", "required": True},
+            "log_file": {"type": "path", "required": True},
+            "holder": {"type": "dict", "default": {}},
+            "token": {"type": "str", "default": "", "no_log": False},
+            "record": {"type": "dict", "default": {}},
+            "started": {"type": "int", "default": 0},
+            "stale_after": {"type": "int", "default": 21600},
+        },
+        supports_check_mode=False,
+    )
+    params = module.params
+    # As the dallinger_server role makes it, for a server that has only been prepared.
+    os.makedirs(os.path.dirname(params["lock_file"]), mode=0o750, exist_ok=True)
+    facts = image_facts(module, params["record"].get("image")) if params["record"] else {}
+    now = int(time.time())
+    fd = os.open(params["lock_file"], os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+        # Held for a few milliseconds: the lock itself is the record in the file.
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if params["state"] == "held":
+            result = take(handle, params, now, ssh_session(os.getpid()))
+        else:
+            result = release(handle, params, now, facts)
+    if result.get("msg") and (result.get("took_over") or params["state"] == "released"):
+        module.warn(result["msg"])
+    # Taking or giving back the lock leaves the server as it was: nothing changed.
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

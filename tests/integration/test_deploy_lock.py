@@ -1,0 +1,77 @@
+"""The server's deploy lock against the shared target: a run killed while it holds the
+lock does not block the next one for longer than its SSH connection outlives it, plain
+ansible-playbook runs take the same lock, and the history records both runs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dlgr_ansible.resources import playbooks_dir, share_dir
+from tests.integration.conftest import BIN_DIR
+from tests.testbed import targets
+
+pytestmark = pytest.mark.integration
+
+LOCK = "/home/dallinger/dallinger/deploy.lock"
+
+
+def lock_holder(target) -> str:
+    return targets.exec_in(target, "cat", LOCK).stdout.strip()
+
+
+def test_a_killed_runs_lock_is_taken_over_by_a_plain_ansible_playbook_run(researcher, target):
+    add = ("servers", "add", "--host", target.address, "--user", "dallinger")
+    assert researcher.run(*add).returncode == 0  # Docker installed: the next runs are short
+    inventory = researcher.home / "inventory.yml"
+    assert researcher.run("inventory", "--output", str(inventory)).returncode == 0
+
+    # Killed as a terminal's Ctrl-\ or an OOM kill would: no chance to give the lock back.
+    doomed = subprocess.Popen(
+        [BIN_DIR / "dlgr-ansible", *add],
+        env=researcher.env,
+        cwd=researcher.home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not lock_holder(target) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "dlgr-ansible servers add" in lock_holder(target)
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+
+    started = time.monotonic()
+    prepare = [playbooks_dir() / "prepare.yml", "-e", "docker_engine_source=distribution"]
+    plain = subprocess.run(
+        [BIN_DIR / "ansible-playbook", "-i", inventory, *prepare],
+        env=researcher.env,
+        cwd=share_dir(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    waited = time.monotonic() - started
+    print(f"a killed run's lock was taken over after {waited:.0f} s", file=sys.stderr)
+    output = plain.stdout + plain.stderr
+    assert plain.returncode == 0, output[-4000:]
+    assert "FAILED - RETRYING" in output  # it waited while the dead run's connection lived
+    assert "Took over the deploy lock of a run that is gone: " in output
+    assert lock_holder(target) == ""
+
+    result, report = researcher.run_json("history", "--last", "2")
+    assert result.returncode == 0, report["errors"]
+    dead, taken = report["history"]
+    assert (dead["command"], dead["result"]) == ("dlgr-ansible servers add", "interrupted")
+    assert (taken["command"], taken["result"]) == ("ansible-playbook prepare.yml", "succeeded")
+    assert taken["tool"].startswith("ansible-playbook ")
+    assert taken["started"] >= dead["time"]
+    modes = targets.exec_in(
+        target, "stat", "-c", "%a", LOCK, LOCK.replace("deploy.lock", "deploys.log")
+    )
+    assert modes.stdout.split() == ["600", "600"]
