@@ -21,6 +21,7 @@ from pathlib import Path
 import ansible_runner
 
 from dlgr_ansible import diagnose
+from dlgr_ansible.connections import own_connections
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.events import RunState
 from dlgr_ansible.hosts import Server
@@ -92,19 +93,20 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
                 on_event(event, state)
             return run.keep_artifacts  # whether ansible-runner writes it to job_events/
 
-        result = ansible_runner.run(
-            private_data_dir=str(private_dir),
-            project_dir=str(project_dir),
-            playbook=run.playbook,
-            inventory=str(inventory),
-            cmdline=f"-e @{shlex.quote(str(vars_file))}",
-            limit=run.limit,
-            verbosity=run.verbosity or None,
-            envvars=_environment(private_dir),
-            suppress_env_files=True,
-            quiet=True,
-            event_handler=handle,
-        )
+        with own_connections() as control_dir:
+            result = ansible_runner.run(
+                private_data_dir=str(private_dir),
+                project_dir=str(project_dir),
+                playbook=run.playbook,
+                inventory=str(inventory),
+                cmdline=f"-e @{shlex.quote(str(vars_file))}",
+                limit=run.limit,
+                verbosity=run.verbosity or None,
+                envvars=_environment(private_dir, control_dir),
+                suppress_env_files=True,
+                quiet=True,
+                event_handler=handle,
+            )
         return RunOutcome(
             state=state,
             status=result.status,
@@ -119,7 +121,7 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
             shutil.rmtree(private_dir, ignore_errors=True)
 
 
-def _environment(private_dir: Path) -> dict[str, str]:
+def _environment(private_dir: Path, control_dir: Path) -> dict[str, str]:
     # The ansible-playbook next to this Python, even when its venv is not activated.
     bin_dir = str(Path(sys.executable).parent)
     # Temporary files of tasks run on this machine (image exports) go into the private
@@ -134,10 +136,8 @@ def _environment(private_dir: Path) -> dict[str, str]:
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         # One SSH round trip per task instead of four (upload, chmod, run, clean-up).
         "ANSIBLE_PIPELINING": "True",
-        # An SSH connection of this run's own: the server's deploy lock counts its holder
-        # alive while the connection it took the lock over lives (roles/dallinger_run).
-        # Shared with a run that followed, a dead run's connection would look alive.
-        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(private_dir / "cp"),
+        # SSH connections of this run's own (dlgr_ansible.connections).
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
     }
 
 

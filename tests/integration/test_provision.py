@@ -170,7 +170,11 @@ def test_ports_taken_stop_before_anything_is_written(researcher, server):
     )
     result = researcher.run("provision", "--dns-host", "stack.test")
     assert_clean_failure(result, "Ports 80 and 443", "python3")
-    assert as_user(server, "test -e dallinger").returncode != 0
+    # Only the deploy lock (given back) and the history, which records the failed run.
+    assert as_user(server, "ls -A dallinger").stdout.split() == ["deploy.lock", "deploys.log"]
+    _, report = researcher.run_json("history")
+    runs = [(run["command"], run["result"]) for run in report["history"]]
+    assert runs == [("dlgr-ansible servers add", "succeeded"), ("dlgr-ansible provision", "failed")]
 
 
 def test_data_of_another_postgresql_major_is_left_alone(researcher, server):
