@@ -110,7 +110,11 @@ def db_connections(app: App, server):
 @server_option
 @click.option("--app", "app_name", help="Only the runs about this app.")
 @click.option(
-    "--last", type=int, default=20, show_default=True, help="How many of the newest runs (0: all)."
+    "--last",
+    type=int,
+    default=20,
+    show_default=True,
+    help="How many of the newest runs (0: all of the newest 1000 lines read).",
 )
 @playbook_options
 @pass_app

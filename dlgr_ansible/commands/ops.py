@@ -125,8 +125,8 @@ def db_connections(session: Session, server: str | None) -> ConnectionsCounted:
 
 
 def history(session: Session, server: str | None, app_name: str | None, last: int) -> HistoryShown:
-    """The server's deploy history, oldest first: the `last` newest runs (0: all kept
-    lines), of one app when `app_name` is given."""
+    """The server's deploy history, oldest first: the `last` newest runs (0: all of the
+    newest lines the playbook reads, 1000), of one app when `app_name` is given."""
     app = validate.app_name(app_name) if app_name else None
     if last < 0:
         raise ValidationError("--last must be 0 (every run) or more.")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -101,7 +102,7 @@ def controller_tmp(tmp_path, monkeypatch):
     return where
 
 
-def run_plugin(server: FakeServer, engine: FakeEngine, monkeypatch, **args) -> dict:
+def load_plugin(server: FakeServer, engine: FakeEngine, monkeypatch, **args):
     monkeypatch.setattr(docker, "from_env", lambda: engine)
     action_loader.add_directory(str(ROLE / "action_plugins"))
     task = SimpleNamespace(
@@ -110,7 +111,11 @@ def run_plugin(server: FakeServer, engine: FakeEngine, monkeypatch, **args) -> d
     connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/fake"), put_file=server.put_file)
     action = action_loader.get("docker_images_send", task, connection, None, None, None, None)
     action._low_level_execute_command = server.execute
-    return action.run(task_vars={})
+    return action
+
+
+def run_plugin(server: FakeServer, engine: FakeEngine, monkeypatch, **args) -> dict:
+    return load_plugin(server, engine, monkeypatch, **args).run(task_vars={})
 
 
 def line(image_id: str, layers: list[str]) -> str:
@@ -142,6 +147,30 @@ def test_the_missing_layers_are_sent_and_loaded_then_both_copies_removed(
     assert server.commands[-1] == "rm -rf /var/tmp/dlgr-image-AbC12345"
     assert list(controller_tmp.iterdir()) == []
     assert result["seconds"] >= 0
+
+
+def test_a_slow_pack_keeps_the_ssh_connection_busy(saved, controller_tmp, tmp_path, monkeypatch):
+    """The deploy lock's holder is alive while its SSH connection is; a pack longer than
+    ControlPersist must not let that connection close."""
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    action = load_plugin(server, FakeEngine(path), monkeypatch)
+    plugin = sys.modules[type(action).__module__]
+    monkeypatch.setattr(plugin, "KEEPALIVE_SECONDS", 0.05)
+    pack = plugin.local.pack
+
+    def slow_pack(*args):
+        time.sleep(0.3)
+        return pack(*args)
+
+    monkeypatch.setattr(plugin.local, "pack", slow_pack)
+    result = action.run(task_vars={})
+    assert result["changed"] is True
+    keepalives = [command for command in server.commands if command == "true"]
+    assert 3 <= len(keepalives) <= 7
+    assert server.commands.index("true") < server.commands.index(
+        next(c for c in server.commands if c.startswith("umask"))
+    )
 
 
 def test_the_cli_reads_the_plugins_result_layer_by_layer(

@@ -161,9 +161,14 @@ def test_history_lines_leave_out_empty_values():
 class FakeModule:
     """Answers `docker image inspect` as Docker would, without Docker."""
 
-    def __init__(self, rc, out):
+    def __init__(self, rc, out, docker="/usr/bin/docker"):
         self.answer = (rc, out, "")
         self.argv = None
+        self.docker = docker
+
+    def get_bin_path(self, name):
+        assert name == "docker"
+        return self.docker
 
     def run_command(self, argv):
         self.argv = argv
@@ -185,3 +190,10 @@ def test_an_image_docker_does_not_know_adds_nothing():
     assert lock.image_facts(missing, "lab/exp:9") == {}
     assert lock.image_facts(missing, "") == {}
     assert missing.argv is None or missing.argv[-1] == "lab/exp:9"
+
+
+def test_a_server_without_docker_adds_nothing_and_runs_nothing():
+    """Docker not installed yet (a prepare that failed early): the line is still written."""
+    module = FakeModule(0, "", docker=None)
+    assert lock.image_facts(module, "lab/exp:2") == {}
+    assert module.argv is None

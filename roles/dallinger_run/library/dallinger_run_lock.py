@@ -236,10 +236,11 @@ def release(handle, params, now, facts):
 def image_facts(module, image):
     """The image's id and registry digests on the server; nothing when Docker does not
     know it (a run that stopped before the image came) or cannot be asked (no Docker yet)."""
-    if not image:
+    docker = module.get_bin_path("docker")
+    if not image or not docker:
         return {}
     rc, out, _ = module.run_command(
-        ["docker", "image", "inspect", "--format", "{{.Id}} {{json .RepoDigests}}", image]
+        [docker, "image", "inspect", "--format", "{{.Id}} {{json .RepoDigests}}", image]
     )
     image_id, _, digests = out.strip().partition(" ")
     try:

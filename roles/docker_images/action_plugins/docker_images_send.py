@@ -19,6 +19,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -35,6 +36,11 @@ if _PLUGIN_UTILS not in sys.path:
     sys.path.append(_PLUGIN_UTILS)
 
 from docker_images_delivery import local, server  # noqa: E402
+
+# Ansible's SSH master closes after ControlPersist (60 s by default) without a session.
+# The server's deploy lock counts its holder as alive while that connection is, so a
+# long pack on the controller touches the server this often (see roles/dallinger_run).
+KEEPALIVE_SECONDS = 20
 
 
 class ActionModule(ActionBase):
@@ -108,12 +114,35 @@ class ActionModule(ActionBase):
         if os.getppid() != parent_pid:
             raise AnsibleActionFail("Interrupted before the image reached the server.")
 
+    def _pack(self, image: local.LocalImage, where: Path, present, parent_pid: int):
+        """local.pack, with a no-op command on the server every KEEPALIVE_SECONDS so
+        that the run's SSH connection stays open while the controller packs."""
+        outcome: dict = {}
+
+        def pack() -> None:
+            try:
+                outcome["packed"] = local.pack(image, where, present)
+            except BaseException as error:  # raised again in the thread that waits
+                outcome["error"] = error
+
+        # A daemon thread: an interrupted run's worker exits without waiting for it.
+        worker = threading.Thread(target=pack, daemon=True)
+        worker.start()
+        worker.join(KEEPALIVE_SECONDS)
+        while worker.is_alive():
+            self._still_wanted(parent_pid)
+            self._shell("true", "Keeping the connection open", sudoable=False)
+            worker.join(KEEPALIVE_SECONDS)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["packed"]
+
     def _send(self, image: local.LocalImage, name: str, parent: str, present) -> dict:
         parent_pid = os.getppid()
         local_dir = tempfile.mkdtemp(prefix=server.UPLOAD_PREFIX)  # 0700
         remote_dir = ""
         try:
-            packed, layers = local.pack(image, Path(local_dir), present)
+            packed, layers = self._pack(image, Path(local_dir), present, parent_pid)
             self._still_wanted(parent_pid)
             remote_dir = self._shell(
                 server.upload_dir_command(parent), "Making an upload directory", sudoable=False
