@@ -19,7 +19,9 @@ _SUDO = re.compile(r"Missing sudo password|a password is required|is not in the 
 
 def explain(failure: Failure, server: Server | None = None, key_file: str | None = None) -> str:
     """One paragraph: what went wrong on which host, and what to do about it."""
-    host, message = failure.host, failure.message
+    # As the researcher saved it: the inventory may list it under another name.
+    host = server.host if server else failure.host
+    message = failure.message
     user = server.user if server else None
     who = f"{user}@{host}" if user else host
     address = server.ssh_host if server else host

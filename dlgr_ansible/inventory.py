@@ -8,6 +8,20 @@ import jinja2
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.resources import inventory_templates_dir
 
+# Ansible's own names for the controller (ansible.constants.LOCALHOST). An inventory host
+# named so becomes the target of every `delegate_to: localhost`, which would then run on
+# the server; a server saved under one of them is listed under another name.
+CONTROLLER_NAMES = {
+    "localhost": "server-localhost",
+    "127.0.0.1": "server-127.0.0.1",
+    "::1": "server-ip6-localhost",  # no colons: Ansible's --limit splits on them
+}
+
+
+def inventory_name(host: str) -> str:
+    """The name a saved server has in the inventory (its address stays ansible_host)."""
+    return CONTROLLER_NAMES.get(host, host)
+
 
 def default_known_hosts() -> Path:
     # An absolute path: ssh expands "~" from the password database, not from $HOME.
@@ -40,7 +54,7 @@ def render_inventory(
     )
     template = environment.get_template("hosts.yml.j2")
     return template.render(
-        servers=servers,
+        servers={inventory_name(name): server for name, server in servers.items()},
         key_file=str(key_file),
         ssh_common_args=ssh_common_args(known_hosts or default_known_hosts()),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dlgr_ansible.hosts import Server
+from dlgr_ansible.inventory import inventory_name
 from dlgr_ansible.phases import Phase
 from dlgr_ansible.server_apps import AppInfo
 from dlgr_ansible.session import Ran
@@ -45,8 +46,16 @@ class Report:
 
     def to_json(self) -> dict:
         outcome, run = self.ran.outcome, self.ran.run
+        # Keyed by the servers' saved names, also where the inventory lists one otherwise.
+        saved = {inventory_name(name): name for name in run.servers}
+
+        def by_saved_name(per_host):
+            if not isinstance(per_host, dict):
+                return per_host
+            return {saved.get(host, host): value for host, value in per_host.items()}
+
         document = {
-            "hosts": outcome.state.stats(),
+            "hosts": by_saved_name(outcome.state.stats()),
             "ok": outcome.ok,
             "status": outcome.status,
             "elapsed": round(outcome.state.elapsed(), 3),
@@ -56,7 +65,7 @@ class Report:
             document["artifacts"] = str(outcome.artifacts_dir)
         for key in self.STATS:
             if key in outcome.state.results:
-                document[key] = outcome.state.results[key]
+                document[key] = by_saved_name(outcome.state.results[key])
         document.update(self.results())
         return document
 

@@ -25,7 +25,7 @@ from dlgr_ansible.connections import own_connections
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.events import RunState
 from dlgr_ansible.hosts import Server
-from dlgr_ansible.inventory import default_known_hosts, render_inventory
+from dlgr_ansible.inventory import default_known_hosts, inventory_name, render_inventory
 from dlgr_ansible.resources import playbooks_dir, roles_dir
 
 EventCallback = Callable[[dict, RunState], None]
@@ -59,8 +59,9 @@ class RunOutcome:
         if self.status == "canceled":
             return ["Interrupted. Running the same command again finishes the job."]
         messages = []
+        listed = {inventory_name(name): server for name, server in run.servers.items()}
         for failure in self.state.final_failures():
-            server = run.servers.get(failure.host)
+            server = listed.get(failure.host)
             messages.append(diagnose.explain(failure, server, str(run.key_file)))
         if not messages and not self.ok:
             messages.append(

@@ -18,6 +18,7 @@ from dlgr_ansible.config import Config, load_config
 from dlgr_ansible.deploy import Resolver, resolve_name
 from dlgr_ansible.hosts import HostsStore, Server
 from dlgr_ansible.images import ImageLookup, locally_available
+from dlgr_ansible.inventory import inventory_name
 from dlgr_ansible.runner import PlaybookRun, RunOutcome, run_playbook
 
 # Runs a playbook; the string is a title for whoever watches (the CLI's progress view).
@@ -51,6 +52,11 @@ class Ran:
     def results(self) -> dict:
         """Everything the playbook handed back (set_stats), keyed by name, then host."""
         return self.outcome.state.results
+
+    @property
+    def host(self) -> str:
+        """The server the run was about, as it is saved."""
+        return next(iter(self.run.servers))
 
     def host_data(self, key: str):
         """What the playbook handed back under `key` for the server it ran on."""
@@ -93,7 +99,7 @@ class Session:
             playbook=playbook,
             servers={server.host: server},
             key_file=sshkeys.configured_key(config),
-            limit=server.host,
+            limit=inventory_name(server.host),
             variables=variables or {},
             verbosity=self.verbosity,
             keep_artifacts=self.keep_artifacts,

@@ -165,7 +165,7 @@ def destroy(app: App, app_name, server, yes, no_backup):
     report = commands.destroy(app.session(), app_name, server, not no_backup, confirm)
     if not app.finish(report):
         return
-    host = report.ran.run.limit
+    host = report.ran.host
     where = f"; backup in {report.backup} (+ .pgdump, -files.tar.gz)" if report.backup else ""
     if report.ran.changed():
         app.say(f"Removed {report.name} from {host}{where}.")

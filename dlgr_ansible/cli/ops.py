@@ -33,7 +33,7 @@ def apps(app: App, server):
     if report.apps:
         app.out.print(apps_table(report.apps))
     else:
-        app.err.print(f"No apps on {report.ran.run.limit}.")
+        app.err.print(f"No apps on {report.ran.host}.")
 
 
 @click.command()
@@ -128,7 +128,7 @@ def history(app: App, server, app_name, last):
         app.out.print(history_table(report.entries))
     else:
         app.err.print(
-            f"No runs recorded on {report.ran.run.limit}{' for ' + app_name if app_name else ''}."
+            f"No runs recorded on {report.ran.host}{' for ' + app_name if app_name else ''}."
         )
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from dlgr_ansible.build import CA_IN_CONTEXT
 from tests.integration.conftest import REPO, Researcher, assert_clean_failure, new_researcher
-from tests.testbed import experiment_image, registry, service_images, targets
+from tests.testbed import experiment_image, forward, registry, service_images, targets
 from tests.testbed.participant_load import WORKER_PREFIX, ParticipantLoad
 
 pytestmark = pytest.mark.e2e
@@ -540,6 +540,28 @@ def test_export_round_trips_through_dallinger(lab, server):
     )
     assert seeded.returncode == 0, seeded.stderr
     assert sql(server, SEEDED, "select count(*) from participant") == "1"
+
+
+def test_a_server_saved_as_localhost_keeps_controller_tasks_on_the_controller(lab, server):
+    """Ansible makes an inventory host called localhost the target of every `delegate_to:
+    localhost`: the export's zip would be looked for on the server, not here."""
+    with forward.forwarded(server.address, 22) as port:
+        added = lab.run(
+            "servers", "add", "--host", "localhost", "--port", str(port), "--user", "dallinger"
+        )
+        try:
+            assert added.returncode == 0, added.stderr
+            (lab.home / "data" / f"{APP}-data.zip").unlink(missing_ok=True)
+            result, report = lab.run_json("export", "--app", APP, "--server", "localhost")
+            assert result.returncode == 0, report["errors"]
+            assert Path(report["export"]["path"]).is_file()
+            assert list(report["hosts"]) == ["localhost"]  # as saved, not as listed
+            assert report["hosts"]["localhost"]["failed"] == 0
+            inventory = lab.home / "localhost-inventory.yml"
+            assert lab.run("inventory", "--output", str(inventory)).returncode == 0
+            assert '"server-localhost":' in inventory.read_text()
+        finally:
+            lab.run("servers", "remove", "--host", "localhost")
 
 
 def test_server_views(lab, server):

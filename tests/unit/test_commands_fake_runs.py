@@ -299,3 +299,17 @@ def test_every_changing_command_names_itself_for_the_lock_and_history(home):
     assert playbooks.variables["dallinger_run_command"] == "dlgr-ansible rollback"
     images.pull(session, None, "redis:8", None, False, lambda: "")
     assert playbooks.variables["dallinger_run_command"] == "dlgr-ansible images pull"
+
+
+def test_a_server_saved_as_localhost_runs_under_another_name_and_reports_as_saved(home):
+    """The playbook sees `server-localhost` (an inventory host called localhost would take
+    every `delegate_to: localhost`); what the researcher reads says localhost."""
+    lines = [json.dumps({"time": "t1", "app": "exp1"})]
+    playbooks = FakePlaybooks({"history.yml": {"dlgr_history": {"server-localhost": lines}}})
+    session = make_session(home, playbooks, saved=("localhost",))
+    report = ops.history(session, None, None, last=0)
+    run = playbooks.runs[-1][0]
+    assert run.limit == "server-localhost"
+    assert [row["time"] for row in report.to_json()["history"]] == ["t1"]
+    assert list(report.to_json()["hosts"]) == ["localhost"]
+    assert report.ran.host == "localhost"

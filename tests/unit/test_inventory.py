@@ -50,3 +50,28 @@ def test_ansible_inventory_accepts_it(tmp_path):
 def test_empty_store_renders_a_valid_inventory():
     text = render_inventory({}, Path("/k"), Path("/kh"))
     assert yaml.safe_load(text)["all"]["children"]["dallinger_servers"]["hosts"] == {}
+
+
+def test_a_server_saved_under_a_name_of_the_controller_is_listed_under_another(tmp_path):
+    """Ansible makes an inventory host called localhost, 127.0.0.1 or ::1 the target of
+    `delegate_to: localhost`; the real ansible-inventory shows it is not one any more."""
+    servers = {
+        "localhost": Server("localhost", "u", 2222),
+        "127.0.0.1": Server("127.0.0.1", "u", 2223),
+        "::1": Server("::1", "u", 2224),
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(render_inventory(servers, TRICKY_KEY, tmp_path / "kh"))
+    ansible_inventory = Path(sys.executable).parent / "ansible-inventory"
+    listed = subprocess.run(
+        [str(ansible_inventory), "-i", str(path), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(listed.stdout)
+    names = ["server-127.0.0.1", "server-ip6-localhost", "server-localhost"]
+    assert sorted(data["dallinger_servers"]["hosts"]) == names
+    hostvars = data["_meta"]["hostvars"]
+    assert [hostvars[name]["ansible_host"] for name in names] == ["127.0.0.1", "::1", "localhost"]
+    assert "A duplicate localhost-like entry" not in listed.stderr
