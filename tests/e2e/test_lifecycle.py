@@ -391,6 +391,32 @@ def test_apps_are_kept_apart(lab, server, images):
     assert ports <= {"80", "443"}, published
 
 
+def test_a_service_image_that_cannot_be_had_stops_the_deploy_before_the_app(lab, server, images):
+    """An image the server cannot pull (here: nothing can be pulled, the test bed has no
+    registry), such as the old default pgbouncer tag: the deploy stops naming the image
+    and the key that chooses another, before the app has files or a database."""
+    missing = "edoburu/pgbouncer:1.23.1"
+    result, _ = deploy(
+        lab,
+        "--app",
+        "e2e-nopull",
+        "--image",
+        "dlgr-test/experiment:1",
+        "-c",
+        "docker_pgbouncer_image",
+        missing,
+    )
+    assert_clean_failure(result)
+    words = " ".join(result.stderr.split())
+    assert f"The image {missing} is not on the server" in words, words
+    assert "To use another image, set the config key docker_pgbouncer_image" in words, words
+    assert on_server(server, "test -e ~/dallinger/e2e-nopull && echo there", check=False) == ""
+    databases = sql(
+        server, "postgres", "select count(*) from pg_database where datname = 'e2e-nopull'"
+    )
+    assert databases == "0"
+
+
 def test_deploy_pulls_from_a_private_registry_without_leaking_the_login(lab, server, images):
     user, password = "lab", f"registry-{os.urandom(8).hex()}"
     registry.start_registry(server, user, password)
