@@ -84,7 +84,8 @@ def save(host: str, value: str | None) -> Path:
 
 
 def offer_outcome(results: dict, host: str, ok: bool, login: DozzleLogin | None) -> dict | None:
-    """The login to show when the server took the one offered; forgets a new one otherwise."""
+    """The login to show when the server took the one offered; forgets a new one otherwise.
+    `host`: the server's name in the inventory, which keys the playbook's results."""
     taken = (results.get(OFFER_TAKEN_KEY) or {}).get(host)
     if login and ok and not taken:
         login.forget_if_new()  # the server keeps a password of its own

@@ -90,7 +90,7 @@ def deploy(
         command=command,
     )
     # The dashboard password is kept even when the run fails: the server may have it.
-    offered = dozzle.offer_outcome(ran.results, target.host, ran.ok, login)
+    offered = dozzle.offer_outcome(ran.results, ran.run.limit, ran.ok, login)
     app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None
     phases = with_build(build_seconds, ran.outcome.state.phase_timer.phases())
     return Deployed(ran, dozzle=offered, app=app, phases=phases)

@@ -62,4 +62,4 @@ def provision_server(
         f"Provisioning {target.host}",
         command="provision",
     )
-    return Provisioned(ran, dozzle=dozzle.offer_outcome(ran.results, target.host, ran.ok, login))
+    return Provisioned(ran, dozzle=dozzle.offer_outcome(ran.results, ran.run.limit, ran.ok, login))

@@ -14,6 +14,8 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
             sink.sendall(data)
     with contextlib.suppress(OSError):
         sink.shutdown(socket.SHUT_WR)
+    with contextlib.suppress(OSError):
+        source.shutdown(socket.SHUT_RD)
 
 
 def _serve(listener: socket.socket, address: str, port: int) -> None:
@@ -22,7 +24,11 @@ def _serve(listener: socket.socket, address: str, port: int) -> None:
             client, _ = listener.accept()
         except OSError:
             return  # the listener was closed
-        upstream = socket.create_connection((address, port), timeout=10)
+        try:
+            upstream = socket.create_connection((address, port), timeout=10)
+        except OSError:
+            client.close()  # this connection fails as the target's would; others go on
+            continue
         upstream.settimeout(None)
         for source, sink in ((client, upstream), (upstream, client)):
             threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()

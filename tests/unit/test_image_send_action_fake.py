@@ -160,17 +160,57 @@ def test_a_slow_pack_keeps_the_ssh_connection_busy(saved, controller_tmp, tmp_pa
     pack = plugin.local.pack
 
     def slow_pack(*args):
-        time.sleep(0.3)
+        time.sleep(0.5)
         return pack(*args)
 
     monkeypatch.setattr(plugin.local, "pack", slow_pack)
     result = action.run(task_vars={})
     assert result["changed"] is True
     keepalives = [command for command in server.commands if command == "true"]
-    assert 3 <= len(keepalives) <= 7
+    assert len(keepalives) >= 2  # about 9; fewer on a loaded machine
     assert server.commands.index("true") < server.commands.index(
         next(c for c in server.commands if c.startswith("umask"))
     )
+
+
+def test_a_connection_lost_while_packing_fails_once_the_pack_is_done_and_cleans_up(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    server.drop_on = "true"
+    action = load_plugin(server, FakeEngine(path), monkeypatch)
+    plugin = sys.modules[type(action).__module__]
+    monkeypatch.setattr(plugin, "KEEPALIVE_SECONDS", 0.05)
+    pack, packed = plugin.local.pack, []
+
+    def slow_pack(*args):
+        time.sleep(0.3)
+        packed.append(pack(*args))
+        return packed[-1]
+
+    monkeypatch.setattr(plugin.local, "pack", slow_pack)
+    with pytest.raises(AnsibleActionFail, match="the SSH connection dropped"):
+        action.run(task_vars={})
+    assert packed  # the pack ended before its directory was removed
+    assert list(controller_tmp.iterdir()) == []
+
+
+def test_a_pack_that_fails_in_its_thread_fails_the_send(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    action = load_plugin(server, FakeEngine(path), monkeypatch)
+    plugin = sys.modules[type(action).__module__]
+
+    def broken_pack(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(plugin.local, "pack", broken_pack)
+    with pytest.raises(AnsibleActionFail, match="Sending lab/exp:2 failed: No space left"):
+        action.run(task_vars={})
+    assert list(controller_tmp.iterdir()) == []
 
 
 def test_the_cli_reads_the_plugins_result_layer_by_layer(

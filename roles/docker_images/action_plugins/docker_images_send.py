@@ -125,14 +125,17 @@ class ActionModule(ActionBase):
             except BaseException as error:  # raised again in the thread that waits
                 outcome["error"] = error
 
-        # A daemon thread: an interrupted run's worker exits without waiting for it.
-        worker = threading.Thread(target=pack, daemon=True)
+        worker = threading.Thread(target=pack)
         worker.start()
-        worker.join(KEEPALIVE_SECONDS)
-        while worker.is_alive():
-            self._still_wanted(parent_pid)
-            self._shell("true", "Keeping the connection open", sudoable=False)
+        try:
             worker.join(KEEPALIVE_SECONDS)
+            while worker.is_alive():
+                self._still_wanted(parent_pid)
+                self._shell("true", "Keeping the connection open", sudoable=False)
+                worker.join(KEEPALIVE_SECONDS)
+        finally:
+            # The caller removes the directory the pack writes into: only once it is done.
+            worker.join()
         if "error" in outcome:
             raise outcome["error"]
         return outcome["packed"]
