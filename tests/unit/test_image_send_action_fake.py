@@ -149,47 +149,50 @@ def test_the_missing_layers_are_sent_and_loaded_then_both_copies_removed(
     assert result["seconds"] >= 0
 
 
-def test_a_slow_pack_keeps_the_ssh_connection_busy(saved, controller_tmp, tmp_path, monkeypatch):
-    """The deploy lock's holder is alive while its SSH connection is; a pack longer than
-    ControlPersist must not let that connection close."""
+def plugin_with_pack(saved, tmp_path, monkeypatch, pack):
+    """The plugin against a server that lacks the image's last layer, with `pack`
+    (given the real one) in place of the real pack and a keepalive every 0.05 s."""
     path, diff_ids = saved
     server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
     action = load_plugin(server, FakeEngine(path), monkeypatch)
     plugin = sys.modules[type(action).__module__]
     monkeypatch.setattr(plugin, "KEEPALIVE_SECONDS", 0.05)
-    pack = plugin.local.pack
+    monkeypatch.setattr(plugin.local, "pack", pack(plugin.local.pack))
+    return action, server
 
-    def slow_pack(*args):
-        time.sleep(0.5)
-        return pack(*args)
 
-    monkeypatch.setattr(plugin.local, "pack", slow_pack)
+def slowly(seconds: float, done: list):
+    """A pack that takes `seconds` longer and notes each result in `done`."""
+
+    def wrap(pack):
+        def slow_pack(*args):
+            time.sleep(seconds)
+            done.append(pack(*args))
+            return done[-1]
+
+        return slow_pack
+
+    return wrap
+
+
+def test_a_slow_pack_keeps_the_ssh_connection_busy(saved, controller_tmp, tmp_path, monkeypatch):
+    """The deploy lock's holder is alive while its SSH connection is; a pack longer than
+    ControlPersist must not let that connection close."""
+    action, server = plugin_with_pack(saved, tmp_path, monkeypatch, slowly(0.5, []))
     result = action.run(task_vars={})
     assert result["changed"] is True
     keepalives = [command for command in server.commands if command == "true"]
     assert len(keepalives) >= 2  # about 9; fewer on a loaded machine
-    assert server.commands.index("true") < server.commands.index(
-        next(c for c in server.commands if c.startswith("umask"))
-    )
+    upload = next(command for command in server.commands if command.startswith("umask"))
+    assert server.commands.index("true") < server.commands.index(upload)
 
 
 def test_a_connection_lost_while_packing_fails_once_the_pack_is_done_and_cleans_up(
     saved, controller_tmp, tmp_path, monkeypatch
 ):
-    path, diff_ids = saved
-    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    packed = []
+    action, server = plugin_with_pack(saved, tmp_path, monkeypatch, slowly(0.3, packed))
     server.drop_on = "true"
-    action = load_plugin(server, FakeEngine(path), monkeypatch)
-    plugin = sys.modules[type(action).__module__]
-    monkeypatch.setattr(plugin, "KEEPALIVE_SECONDS", 0.05)
-    pack, packed = plugin.local.pack, []
-
-    def slow_pack(*args):
-        time.sleep(0.3)
-        packed.append(pack(*args))
-        return packed[-1]
-
-    monkeypatch.setattr(plugin.local, "pack", slow_pack)
     with pytest.raises(AnsibleActionFail, match="the SSH connection dropped"):
         action.run(task_vars={})
     assert packed  # the pack ended before its directory was removed
@@ -199,15 +202,13 @@ def test_a_connection_lost_while_packing_fails_once_the_pack_is_done_and_cleans_
 def test_a_pack_that_fails_in_its_thread_fails_the_send(
     saved, controller_tmp, tmp_path, monkeypatch
 ):
-    path, diff_ids = saved
-    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
-    action = load_plugin(server, FakeEngine(path), monkeypatch)
-    plugin = sys.modules[type(action).__module__]
+    def broken(pack):
+        def broken_pack(*args):
+            raise OSError("No space left on device")
 
-    def broken_pack(*args):
-        raise OSError("No space left on device")
+        return broken_pack
 
-    monkeypatch.setattr(plugin.local, "pack", broken_pack)
+    action, _ = plugin_with_pack(saved, tmp_path, monkeypatch, broken)
     with pytest.raises(AnsibleActionFail, match="Sending lab/exp:2 failed: No space left"):
         action.run(task_vars={})
     assert list(controller_tmp.iterdir()) == []
