@@ -32,9 +32,8 @@ def test_renders_hosts_and_safe_ssh_options():
     assert group["hosts"]["x.org"] == {"ansible_host": "x.org", "ansible_port": 2222}
 
 
-def test_ansible_inventory_accepts_it(tmp_path):
-    path = tmp_path / "inventory.yml"
-    path.write_text(render_inventory({"h.org": Server("h.org", "u")}, TRICKY_KEY, tmp_path / "kh"))
+def ansible_inventory_list(path: Path):
+    """What the real ansible-inventory makes of the file: its JSON, and the run."""
     ansible_inventory = Path(sys.executable).parent / "ansible-inventory"
     listed = subprocess.run(
         [str(ansible_inventory), "-i", str(path), "--list"],
@@ -42,7 +41,13 @@ def test_ansible_inventory_accepts_it(tmp_path):
         text=True,
         check=True,
     )
-    data = json.loads(listed.stdout)
+    return json.loads(listed.stdout), listed
+
+
+def test_ansible_inventory_accepts_it(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text(render_inventory({"h.org": Server("h.org", "u")}, TRICKY_KEY, tmp_path / "kh"))
+    data, _ = ansible_inventory_list(path)
     assert data["dallinger_servers"]["hosts"] == ["h.org"]
     assert data["_meta"]["hostvars"]["h.org"]["ansible_ssh_private_key_file"] == str(TRICKY_KEY)
 
@@ -62,14 +67,7 @@ def test_a_server_saved_under_a_name_of_the_controller_is_listed_under_another(t
     }
     path = tmp_path / "inventory.yml"
     path.write_text(render_inventory(servers, TRICKY_KEY, tmp_path / "kh"))
-    ansible_inventory = Path(sys.executable).parent / "ansible-inventory"
-    listed = subprocess.run(
-        [str(ansible_inventory), "-i", str(path), "--list"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = json.loads(listed.stdout)
+    data, listed = ansible_inventory_list(path)
     names = ["server-127.0.0.1", "server-ip6-localhost", "server-localhost"]
     assert sorted(data["dallinger_servers"]["hosts"]) == names
     hostvars = data["_meta"]["hostvars"]
