@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from benchmarks import task_profile
 from tests.testbed import dallinger_baseline as baseline
@@ -256,17 +257,23 @@ class Side:
             seconds = time.monotonic() - started
             log.write(proc.stdout)
         if proc.returncode != 0:
-            tail = self.log.read_text()[-4000:]
-            raise SystemExit(f"{self.tool}: {' '.join(argv[1:])} failed ({self.log}):\n{tail}")
+            self.fail(argv, "failed")
         if self.tool != "ours":
             return Run(seconds)
-        document = json.loads(proc.stdout)
+        try:
+            document = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            self.fail(argv, f"printed no JSON document, but: {proc.stdout[:300]!r}")
         run = Run(seconds, document.get("phases"))
         if document.get("artifacts"):
             artifacts = Path(document["artifacts"])
             run.tasks = task_profile.task_times(task_profile.read_events(artifacts))
             shutil.rmtree(artifacts, ignore_errors=True)
         return run
+
+    def fail(self, argv: list[str], what: str) -> NoReturn:
+        tail = self.log.read_text()[-4000:]
+        raise SystemExit(f"{self.tool}: {' '.join(argv[1:])} {what} ({self.log}):\n{tail}")
 
     def measured_update(self, app: str) -> Run:
         before = snapshot(self.target)

@@ -8,6 +8,7 @@ import hashlib
 import shutil
 import sys
 import uuid
+import warnings
 from contextlib import chdir, redirect_stdout
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def build_experiment_image(
     base_name = validate.image_base_name(base_name)
     if ca_bundle:
         check_ca_bundle(directory, ca_bundle)
+    # Importing Dallinger replaces warnings.showwarning with its own, which prints to
+    # stdout (the --json document's) and asks Redis first; ours comes back after.
+    show_warning = warnings.showwarning
     try:
         from dallinger.command_line.utils import Output, get_experiment_files
         from dallinger.config import get_config
@@ -51,6 +55,8 @@ def build_experiment_image(
             f"from {directory} ({exc}). Install it in the experiment's environment ({EXTRA}), "
             "or give --image NAME."
         ) from None
+    finally:
+        warnings.showwarning = show_warning
     if not shutil.which("docker"):
         raise BuildProblem("Building needs the docker command; install Docker, or give --image.")
     out = Output(log=_lines(log), error=_lines(log), blather=_lines(log))

@@ -4,6 +4,7 @@ tests/e2e/test_lifecycle.py (a real Dallinger, Docker and server)."""
 
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,21 @@ def test_the_same_experiment_builds_under_the_same_name(experiment, monkeypatch)
 
 def build_experiment_image(experiment, app):
     return build.build_experiment_image(experiment, app, "lab/stroop", None, print)
+
+
+def test_dallingers_warning_printer_is_undone_after_its_import(experiment, monkeypatch):
+    # Dallinger's import sets warnings.showwarning to a printer of its own (on stdout).
+    FakeDallinger().install(monkeypatch)
+    setup_experiment = sys.modules["dallinger.deployment"].setup_experiment
+    deployment = types.ModuleType("dallinger.deployment")
+
+    def on_import(name):
+        warnings.showwarning = lambda message, *args, **kwargs: print(message)
+        return setup_experiment
+
+    deployment.__getattr__ = on_import
+    monkeypatch.setitem(sys.modules, "dallinger.deployment", deployment)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    ours = warnings.showwarning
+    build_experiment_image(experiment, "stroop")
+    assert warnings.showwarning is ours

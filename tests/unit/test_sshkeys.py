@@ -1,5 +1,7 @@
 """Real keys generated with the cryptography library, checked as `server_pem` would be."""
 
+import warnings
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
@@ -27,6 +29,16 @@ TRADITIONAL = serialization.PrivateFormat.TraditionalOpenSSL
 def test_ed25519_openssh(tmp_path):
     info = check_private_key(_write(tmp_path, ed25519.Ed25519PrivateKey.generate(), OPENSSH))
     assert info.kind == "ed25519"
+
+
+def test_a_good_key_is_checked_without_a_warning(tmp_path):
+    # A warning lands on stdout once Dallinger's build code is imported (it replaces
+    # warnings.showwarning), where --json's document goes.
+    path = _write(tmp_path, ed25519.Ed25519PrivateKey.generate(), OPENSSH)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_private_key(path)
+    assert [str(w.message) for w in caught] == []
 
 
 def test_rsa_pem_2048(tmp_path):
