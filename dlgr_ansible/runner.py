@@ -20,7 +20,7 @@ from pathlib import Path
 
 import ansible_runner
 
-from dlgr_ansible import diagnose
+from dlgr_ansible import diagnose, presave
 from dlgr_ansible.connections import own_connections
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.events import RunState
@@ -42,6 +42,9 @@ class PlaybookRun:
     keep_artifacts: bool = False
     known_hosts: Path | None = None
     playbook_dir: Path | None = None  # defaults to the shipped playbooks
+    # Images sent from this machine, saved in the background while the playbook starts
+    # (dlgr_ansible.presave).
+    presave: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,7 +89,12 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
         inventory = private_dir / "inventory" / "hosts.yml"
         inventory.parent.mkdir(mode=0o700)
         inventory.write_text(render_inventory(run.servers, run.key_file, known_hosts))
-        _write_private_json(vars_file, run.variables)
+        variables = dict(run.variables)
+        saved_dir = private_dir / "saved"
+        if run.presave:
+            saved_dir.mkdir(mode=0o700)
+            variables["docker_images_saved_dir"] = str(saved_dir)
+        _write_private_json(vars_file, variables)
 
         def handle(event: dict) -> bool:
             state.handle(event)
@@ -94,7 +102,7 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
                 on_event(event, state)
             return run.keep_artifacts  # whether ansible-runner writes it to job_events/
 
-        with own_connections() as control_dir:
+        with own_connections() as control_dir, presave.saving(list(run.presave), saved_dir):
             result = ansible_runner.run(
                 private_data_dir=str(private_dir),
                 project_dir=str(project_dir),

@@ -91,7 +91,12 @@ class Session:
         return self.choose_server(self.store(), name)
 
     def playbook_run(
-        self, playbook: str, server: Server, config: Config, variables: dict | None = None
+        self,
+        playbook: str,
+        server: Server,
+        config: Config,
+        variables: dict | None = None,
+        presave: tuple[str, ...] = (),
     ) -> PlaybookRun:
         """A run of `playbook` against one saved (or about to be saved) server; the SSH key
         is checked here, before anything connects."""
@@ -103,6 +108,7 @@ class Session:
             variables=variables or {},
             verbosity=self.verbosity,
             keep_artifacts=self.keep_artifacts,
+            presave=presave,
         )
 
     def run(
@@ -113,10 +119,12 @@ class Session:
         variables: dict | None,
         title: str,
         command: str | None = None,
+        presave: tuple[str, ...] = (),
     ) -> Ran:
         """`command`: for a run that changes the server, the `dlgr-ansible` command it is
-        (no option values: they may be secrets), for the lock's holder and the history."""
+        (no option values: they may be secrets), for the lock's holder and the history.
+        `presave`: images this machine sends, saved while the playbook starts."""
         if command is not None:
             variables = (variables or {}) | history.run_variables(command)
-        run = self.playbook_run(playbook, server, config, variables)
+        run = self.playbook_run(playbook, server, config, variables, presave)
         return Ran(run, self.execute(run, title))

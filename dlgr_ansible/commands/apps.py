@@ -88,6 +88,11 @@ def deploy(
         variables,
         f"{verb} {plan.name} on {target.host}",
         command=command,
+        presave=tuple(
+            image
+            for image in variables.get("dallinger_app_images_from_controller", [])
+            if image == plan.image
+        ),
     )
     # The dashboard password is kept even when the run fails: the server may have it.
     offered = dozzle.offer_outcome(ran.results, ran.run.limit, ran.ok, login)

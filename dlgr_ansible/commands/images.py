@@ -21,6 +21,7 @@ def push(session: Session, server: str | None, image: str) -> ImagesDelivered:
         variables,
         f"Sending {image} to {target.host}",
         command="images push",
+        presave=(image,),
     )
     return ImagesDelivered(ran)
 

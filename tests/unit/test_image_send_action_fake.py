@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -211,6 +212,53 @@ def test_a_pack_that_fails_in_its_thread_fails_the_send(
     action, _ = plugin_with_pack(saved, tmp_path, monkeypatch, broken)
     with pytest.raises(AnsibleActionFail, match="Sending lab/exp:2 failed: No space left"):
         action.run(task_vars={})
+    assert list(controller_tmp.iterdir()) == []
+
+
+def test_a_save_made_beforehand_is_waited_for_used_and_left(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    """The CLI saves the image while the playbook starts (dlgr_ansible.presave): the
+    plugin waits while that save is written, then cuts it instead of saving again."""
+    path, diff_ids = saved
+    engine = FakeEngine(path)
+    engine.save = None  # a second save would fail
+    saved_dir = tmp_path / "saved"
+    saved_dir.mkdir()
+    part = saved_dir / "local.tar.part"  # the fake engine's id is sha256:local
+    part.write_bytes(b"half of it")
+
+    def finish_writing():
+        time.sleep(0.3)
+        shutil.copyfile(path, part)
+        part.rename(saved_dir / "local.tar")
+
+    writer = threading.Thread(target=finish_writing)
+    writer.start()
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    result = run_plugin(server, engine, monkeypatch, saved_dir=str(saved_dir))
+    writer.join()
+    assert result["presaved"] is True
+    assert [layer["sent"] for layer in result["layers"]] == [False, False, True]
+    assert (saved_dir / "local.tar").read_bytes() == path.read_bytes()  # the CLI's to remove
+    assert list(controller_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("left", [None, "local.tar.part", "other-image.tar"])
+def test_without_a_save_of_this_image_made_beforehand_the_plugin_saves_it(
+    saved, controller_tmp, tmp_path, monkeypatch, left
+):
+    path, diff_ids = saved
+    saved_dir = tmp_path / "saved"
+    saved_dir.mkdir()
+    if left:
+        (saved_dir / left).write_bytes(b"not this image")
+    if left == "local.tar.part":  # a save that gave up removes its part
+        threading.Timer(0.2, (saved_dir / left).unlink).start()
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    result = run_plugin(server, FakeEngine(path), monkeypatch, saved_dir=str(saved_dir))
+    assert result["presaved"] is False
+    assert [layer["sent"] for layer in result["layers"]] == [False, False, True]
     assert list(controller_tmp.iterdir()) == []
 
 

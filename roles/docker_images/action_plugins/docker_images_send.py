@@ -45,7 +45,7 @@ KEEPALIVE_SECONDS = 20
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
-    _VALID_ARGS = frozenset(("name", "upload_parent"))
+    _VALID_ARGS = frozenset(("name", "upload_parent", "saved_dir"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -58,6 +58,9 @@ class ActionModule(ActionBase):
         parent = posixpath.normpath(parent)
         if not isinstance(name, str) or not name:
             raise AnsibleActionFail("name: the image to send is required")
+        saved_dir = self._task.args.get("saved_dir") or None
+        if saved_dir is not None and not isinstance(saved_dir, str):
+            raise AnsibleActionFail("saved_dir: a directory on the controller, or empty")
         try:
             image = local.local_image(name)
         except local.LocalImageError as error:
@@ -73,7 +76,8 @@ class ActionModule(ActionBase):
             self._shell(server.tag_command(step.held_id, name), "Naming the image")
             result.update(changed=True, msg=f"{name}: the server had this build; named it")
         else:
-            result.update(self._send(image, name, parent, step.present))
+            saved = Path(saved_dir) if saved_dir else None
+            result.update(self._send(image, name, parent, step.present, saved))
             result.update(changed=True, whole=step.whole)
         result["seconds"] = round(time.monotonic() - started, 3)
         return result
@@ -114,14 +118,17 @@ class ActionModule(ActionBase):
         if os.getppid() != parent_pid:
             raise AnsibleActionFail("Interrupted before the image reached the server.")
 
-    def _pack(self, image: local.LocalImage, where: Path, present, parent_pid: int):
-        """local.pack, with a no-op command on the server every KEEPALIVE_SECONDS so
-        that the run's SSH connection stays open while the controller packs."""
+    def _pack(self, image: local.LocalImage, where: Path, present, saved_dir, parent_pid: int):
+        """local.pack of the save in `saved_dir` (waited for) or of a new one, with a no-op
+        command on the server every KEEPALIVE_SECONDS so that the run's SSH connection
+        stays open while the controller packs. Returns the archive, its layers and
+        whether the save was found made."""
         outcome: dict = {}
 
         def pack() -> None:
             try:
-                outcome["packed"] = local.pack(image, where, present)
+                saved = local.presaved(saved_dir, image.image.id) if saved_dir else None
+                outcome["packed"] = (*local.pack(image, where, present, saved), saved is not None)
             except BaseException as error:  # raised again in the thread that waits
                 outcome["error"] = error
 
@@ -140,12 +147,14 @@ class ActionModule(ActionBase):
             raise outcome["error"]
         return outcome["packed"]
 
-    def _send(self, image: local.LocalImage, name: str, parent: str, present) -> dict:
+    def _send(self, image: local.LocalImage, name: str, parent: str, present, saved) -> dict:
         parent_pid = os.getppid()
         local_dir = tempfile.mkdtemp(prefix=server.UPLOAD_PREFIX)  # 0700
         remote_dir = ""
         try:
-            packed, layers = self._pack(image, Path(local_dir), present, parent_pid)
+            packed, layers, presaved = self._pack(
+                image, Path(local_dir), present, saved, parent_pid
+            )
             self._still_wanted(parent_pid)
             remote_dir = self._shell(
                 server.upload_dir_command(parent), "Making an upload directory", sudoable=False
@@ -162,6 +171,7 @@ class ActionModule(ActionBase):
             self._shell(server.load_command(upload, name), f"Loading {name}")
             sent = [layer for layer in layers if layer.sent]
             return {
+                "presaved": presaved,
                 "sent_bytes": packed.stat().st_size,
                 "layers": [asdict(layer) for layer in layers],
                 "msg": f"{name}: sent {len(sent)} of {len(layers)} layers,"

@@ -34,6 +34,14 @@ options:
       - On disk, as C(/tmp) may be a RAM disk.
     type: str
     default: /var/tmp
+  saved_dir:
+    description:
+      - Directory on the controller where a C(docker save) of the image may already be
+        (C(<image id>.tar)) or on its way (C(<image id>.tar.part), renamed when complete).
+        Such a save is waited for and used instead of a new one. Without it, the plugin
+        saves the image itself. The dlgr-ansible CLI saves there while the playbook starts.
+    type: str
+    default: ""
 notes:
   - On the server, Docker, a POSIX shell and an SSH user in group C(docker).
   - On the controller, a running Docker engine that has the image, the Docker SDK for
@@ -66,6 +74,10 @@ msg:
   returned: success
   type: str
   sample: "ghcr.io/example/my-experiment:1.0: sent 1 of 12 layers, 2048 bytes compressed"
+presaved:
+  description: Whether the archive was cut from a save found in O(saved_dir).
+  returned: when something was sent
+  type: bool
 sent_bytes:
   description: Size of the uploaded (compressed) archive; 0 when nothing was sent.
   returned: success

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,20 +51,44 @@ def local_image(name: str) -> LocalImage:
     )
 
 
-def pack(local: LocalImage, directory: Path, present: frozenset[str]) -> tuple[Path, list[Layer]]:
-    """`docker save` into `directory`, cut down to image.tar.gz without the layers whose
-    chain IDs are in `present`; the whole save is removed once cut."""
+def pack(
+    local: LocalImage, directory: Path, present: frozenset[str], saved: Path | None = None
+) -> tuple[Path, list[Layer]]:
+    """A `docker save` cut down to `directory`/image.tar.gz without the layers whose chain
+    IDs are in `present`. The save is `saved` when given (it stays), else made in
+    `directory` and removed once cut."""
+    own = saved is None
+    if own:
+        saved = directory / "image.tar"
+        save(local, saved)
+    packed = directory / "image.tar.gz"
+    with packed.open("wb") as out:
+        layers = cut_archive(saved, set(present), out)
+    if own:
+        saved.unlink()
+    return packed, layers
+
+
+def save(local: LocalImage, path: Path) -> None:
     from docker.errors import DockerException  # present: local_image imported it
 
-    saved = directory / "image.tar"
     try:
-        with saved.open("wb") as out:
+        with path.open("wb") as out:
             for chunk in local.handle.save(named=False):
                 out.write(chunk)
     except DockerException as error:
         raise LocalImageError(str(error)) from error
-    packed = directory / "image.tar.gz"
-    with packed.open("wb") as out:
-        layers = cut_archive(saved, set(present), out)
-    saved.unlink()
-    return packed, layers
+
+
+def presaved(saved_dir: Path, image_id: str, poll: float = 0.1) -> Path | None:
+    """The complete save of `image_id` in `saved_dir`, waiting while it is being written
+    (`<id>.tar.part`); None when there is none, or its writer gave up."""
+    done = saved_dir / (image_id.removeprefix("sha256:") + ".tar")
+    part = done.with_name(done.name + ".part")
+    while True:
+        if done.is_file():
+            return done
+        if not part.exists():
+            # Renamed between the two looks, or never there.
+            return done if done.is_file() else None
+        time.sleep(poll)
