@@ -1,13 +1,14 @@
 #!/bin/sh
 # Hand the app's traffic from the web container that serves to a new one, without a gap.
 #
-#   switch-web.sh APP_DIR NETWORK ALIAS TIMEOUT GRACE HEALTH_PATH FILE...
+#   switch-web.sh APP_DIR NETWORK ALIAS TIMEOUT GRACE HEALTH_PATH WAIT FILE...
 #
 # Caddy reaches the web as ALIAS on NETWORK; Docker's DNS answers with every container
 # holding the alias and Caddy's dialer falls over to the next address when one refuses.
 # So: the new container (compose's own, from the compose file as written) starts and
 # leaves NETWORK before it listens; it joins under the alias once it answers
-# HEALTH_PATH; then the old ones stop, gracefully, finishing what they serve.
+# HEALTH_PATH; then the old ones stop, gracefully, finishing what they serve, while
+# compose brings the other services to the files (waiting up to WAIT seconds for them).
 #
 # Each FILE was written by this run with Ansible's `backup`: FILE.<pid>.<time>~ holds it
 # as it was (an interrupted run may have left an older one, which is then the right one).
@@ -19,8 +20,8 @@
 # compose starts the web as it starts the rest.
 set -eu
 cd "$1"
-network=$2 alias=$3 timeout=$4 grace=$5 path=$6
-shift 6
+network=$2 alias=$3 timeout=$4 grace=$5 path=$6 wait=$7
+shift 7
 
 drop_backups() {
     for file in "$@"; do rm -f -- "$file".*~; done
@@ -88,13 +89,19 @@ until docker exec "$new" python3 -c "$probe" "$path" >/dev/null 2>&1; do
         docker logs --tail 30 "$new" 2>&1
         exit 3
     fi
-    sleep 1
+    sleep 0.2
 done
 
 docker network connect --alias "$alias" --alias web --alias "$name" "$network" "$new"
 handed_over=yes
+# The old web takes its time to finish (gunicorn: seconds); nothing else waits for it.
 # shellcheck disable=SC2086 # one or more container ids
-docker stop --time "$grace" $old >/dev/null
+docker stop --time "$grace" $old >/dev/null &
+stopping=$!
+# shellcheck disable=SC2046 # service names are single words
+docker compose up --detach --no-deps --pull never --remove-orphans --wait \
+    --wait-timeout "$wait" $(docker compose config --services | grep -vx web)
+wait "$stopping"
 # shellcheck disable=SC2086
 docker rm $old >/dev/null
 drop_backups "$@"
