@@ -10,8 +10,10 @@ import sys
 import uuid
 import warnings
 from contextlib import chdir, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 from docker.errors import DockerException
 
 from dlgr_ansible import validate
@@ -32,10 +34,16 @@ def is_experiment_directory(directory: Path) -> bool:
     return (directory / "config.txt").is_file() and (directory / "experiment.py").is_file()
 
 
+@dataclass(frozen=True)
+class Built:
+    name: str  # <base_name>:<experiment id>
+    new: bool  # not the image the name had before the build (Docker's cache made it again)
+
+
 def build_experiment_image(
     directory: Path, app: str, base_name: str | None, ca_bundle: Path | None, log
-) -> str:
-    """Builds `directory`'s experiment for the app `app` and returns the image's name,
+) -> Built:
+    """Builds `directory`'s experiment for the app `app`: the image is named
     `<base_name>:<experiment id>`, the id derived from what is built (see pin_experiment_id).
     `log(text)` receives Dallinger's messages; Docker's build output goes to stderr."""
     base_name = validate.image_base_name(base_name)
@@ -79,12 +87,10 @@ def build_experiment_image(
                 copy = Path(assembled) / CA_IN_CONTEXT
                 copy.parent.mkdir(exist_ok=True)
                 shutil.copyfile(ca_bundle, copy)
-            return build_image(
-                assembled,
-                base_name,
-                out=out,
-                image_tag=docker_tag_from_experiment_id(experiment_id),
-            )
+            tag = docker_tag_from_experiment_id(experiment_id)
+            before = _image_id(f"{base_name}:{tag}")
+            name = build_image(assembled, base_name, out=out, image_tag=tag)
+            return Built(name, new=_image_id(name) != before)
         except BuildError:
             raise BuildProblem(
                 "Building the image failed; Docker's output is above. Dallinger builds with "
@@ -96,6 +102,13 @@ def build_experiment_image(
         finally:
             # setup_experiment makes <mkdtemp>/<experiment id>; the whole tree is ours.
             shutil.rmtree(Path(assembled).parent, ignore_errors=True)
+
+
+def _image_id(name: str) -> str | None:
+    try:
+        return docker.from_env().images.get(name).id
+    except DockerException:  # ImageNotFound among them
+        return None
 
 
 def pin_experiment_id(assembled: Path, random_id: str) -> str:

@@ -65,13 +65,17 @@ def deploy(
     )
     planning.check_dns(plan, session.resolve)
     build_seconds = None
+    # A build that Docker's cache answered with the image of an earlier deploy: the
+    # server has it most likely, and saving it would only slow the run down.
+    presave = True
     if build_here:
         session.log(f"Building the experiment in {build_here} with Dallinger")
         base_name = config.get("docker_image_base_name")
         build_started = time.monotonic()
         built = build_experiment_image(build_here, plan.name, base_name, ca_bundle, session.log)
         build_seconds = time.monotonic() - build_started
-        plan = planning.with_image(plan, built, session.local_images)
+        plan = planning.with_image(plan, built.name, session.local_images)
+        presave = built.new
     variables, login = server_variables(
         config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
     )
@@ -91,7 +95,7 @@ def deploy(
         presave=tuple(
             image
             for image in variables.get("dallinger_app_images_from_controller", [])
-            if image == plan.image
+            if image == plan.image and presave
         ),
     )
     # The dashboard password is kept even when the run fails: the server may have it.

@@ -2,12 +2,15 @@
 what reaches Dallinger's build, and how its failures read. The real build is in
 tests/e2e/test_lifecycle.py (a real Dallinger, Docker and server)."""
 
+import hashlib
 import sys
 import types
 import warnings
 from pathlib import Path
 
+import docker
 import pytest
+from docker.errors import ImageNotFound
 
 from dlgr_ansible import build
 from dlgr_ansible.errors import DlgrError
@@ -19,6 +22,7 @@ class FakeDallinger:
     def __init__(self, config: dict | None = None, fail: bool = False):
         self.config, self.fail, self.built, self.assembled = dict(config or {}), fail, [], None
         self.builds, self.ids, self.configs = 0, [], []
+        self.images = {}  # name: id, in the fake Docker engine
 
     def install(self, monkeypatch):
         fake = self
@@ -65,9 +69,13 @@ class FakeDallinger:
             return app, str(fake.assembled)
 
         def build_image(tmp_dir, base_image_name, out, image_tag):
+            files = sorted(p for p in Path(tmp_dir).rglob("*") if p.is_file())
             fake.built.append(
                 sorted(p.relative_to(tmp_dir).as_posix() for p in Path(tmp_dir).rglob("*"))
             )
+            # As Docker's cache: the same files make the same image.
+            content = b"".join(p.name.encode() + p.read_bytes() for p in files)
+            fake.images[f"{base_image_name}:{image_tag}"] = hashlib.sha256(content).hexdigest()
             fake.ids.append((Path(tmp_dir) / "experiment_id.txt").read_text())
             fake.configs.append((Path(tmp_dir) / "config.txt").read_text())
             out.blather("Built image\n")
@@ -98,6 +106,14 @@ class FakeDallinger:
         fake.the_config = Config()
         for name, module in modules.items():
             monkeypatch.setitem(sys.modules, name, module)
+
+        def get(name):
+            if name not in fake.images:
+                raise ImageNotFound(name)
+            return types.SimpleNamespace(id=fake.images[name])
+
+        engine = types.SimpleNamespace(images=types.SimpleNamespace(get=get))
+        monkeypatch.setattr(docker, "from_env", lambda: engine)
 
 
 @pytest.fixture
@@ -132,7 +148,7 @@ def test_dallinger_assembles_and_builds_and_its_directory_is_removed(
     fake.install(monkeypatch)
     said, before = [], Path.cwd()
     image = build.build_experiment_image(experiment, "stroop", "lab/stroop", None, said.append)
-    assert image == f"lab/stroop:tag-{fake.ids[0]}"
+    assert image.name == f"lab/stroop:tag-{fake.ids[0]}"
     assert fake.built == [["config.txt", "experiment.py", "experiment_id.txt"]]
     assert said == ["Experiment UID: uid-1", "Built image"]
     # Kept out of the config.txt Dallinger writes into the image.
@@ -196,8 +212,19 @@ def test_the_same_experiment_builds_under_the_same_name(experiment, monkeypatch)
     assert build_experiment_image(experiment, "stroop") != first
 
 
+def test_a_build_says_whether_its_image_is_new(experiment, monkeypatch):
+    # A new image is saved for the server while the playbook starts; one that Docker's
+    # cache gave back unchanged is most likely on the server already.
+    FakeDallinger().install(monkeypatch)
+    assert build.build_experiment_image(experiment, "stroop", "lab/stroop", None, print).new
+    again = build.build_experiment_image(experiment, "stroop", "lab/stroop", None, print)
+    assert not again.new
+    (experiment / "experiment.py").write_text("# changed\n")
+    assert build.build_experiment_image(experiment, "stroop", "lab/stroop", None, print).new
+
+
 def build_experiment_image(experiment, app):
-    return build.build_experiment_image(experiment, app, "lab/stroop", None, print)
+    return build.build_experiment_image(experiment, app, "lab/stroop", None, print).name
 
 
 def test_dallingers_warning_printer_is_undone_after_its_import(experiment, monkeypatch):
