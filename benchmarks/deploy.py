@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.testbed import experiment_image, service_images, targets
+from tests.testbed import experiment_image, researcher_home, service_images, targets
 
 ADDRESS = "127.0.0.61"
 CLI = str(Path(sys.executable).parent / "dlgr-ansible")
@@ -36,18 +36,11 @@ def timed(env: dict, *args: str) -> tuple[float, dict]:
 
 
 def researcher(home: Path) -> dict:
-    """A new SSH key and ~/.dallingerconfig in `home` (the test bed's offline images, Caddy's
-    own CA); returns the environment to run the CLI with."""
+    """A new SSH key and config files in `home` (the test bed's offline images, Caddy's own
+    CA); returns the environment to run the CLI with."""
     key = home / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-    (home / ".dallingerconfig").write_text(
-        "[Parameters]\n"
-        f"server_pem = {key}\ntls = internal\ndocker_engine_source = distribution\n"
-        f"docker_postgresql_image = {service_images.POSTGRES_IMAGE}\n"
-        f"docker_caddy_image = {service_images.CADDY_IMAGE}\ndocker_dozzle_image =\n"
-        f"docker_redis_image = {service_images.REDIS_IMAGE}\n"
-        f"docker_pgbouncer_image = {service_images.PGBOUNCER_IMAGE}\n"
-    )
+    researcher_home.write_config(home, key, **researcher_home.stand_ins(dozzle=False))
     return dict(os.environ, HOME=str(home))
 
 

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.testbed import experiment_image, targets
+from tests.testbed import experiment_image, researcher_home, targets
 
 ADDRESSES = ("127.0.0.71", "127.0.0.72")
 IMAGE = "dlgr-bench/delivery"
@@ -94,9 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         key = Path(home) / "id_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-        Path(home, ".dallingerconfig").write_text(
-            f"[Parameters]\nserver_pem = {key}\ndocker_engine_source = distribution\n"
-        )
+        researcher_home.write_config(Path(home), key, docker_engine_source="distribution")
         env = dict(os.environ, HOME=home)
         ours, theirs = (
             targets.start_target(

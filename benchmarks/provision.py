@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.testbed import service_images, targets
+from tests.testbed import researcher_home, service_images, targets
 
 ADDRESS = "127.0.0.60"
 CLI = str(Path(sys.executable).parent / "dlgr-ansible")
@@ -37,11 +37,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         key = Path(home) / "id_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-        (Path(home) / ".dallingerconfig").write_text(
-            "[Parameters]\n"
-            f"server_pem = {key}\ntls = internal\ndocker_engine_source = distribution\n"
-            f"docker_postgresql_image = {service_images.POSTGRES_IMAGE}\n"
-            f"docker_caddy_image = {service_images.CADDY_IMAGE}\ndocker_dozzle_image =\n"
+        stack = researcher_home.stand_ins(dozzle=False)
+        researcher_home.write_config(
+            Path(home),
+            key,
+            **{
+                k: v
+                for k, v in stack.items()
+                if k not in ("docker_redis_image", "docker_pgbouncer_image")
+            },
         )
         env = dict(os.environ, HOME=home)
         target = targets.start_target(

@@ -46,7 +46,7 @@ from typing import NoReturn
 
 from benchmarks import task_profile
 from tests.testbed import dallinger_baseline as baseline
-from tests.testbed import experiment_image, service_images, targets
+from tests.testbed import experiment_image, researcher_home, service_images, targets
 
 PREFIX = "dlgr-bench-sbs"
 # Loopback addresses of no test range in use (molecule/README.md, tests/testbed/targets.py:
@@ -390,15 +390,7 @@ def ours_side(
     home.mkdir()
     # Server settings as the other benchmarks give them: Debian's Docker, Caddy's internal
     # CA, the stand-ins (Dozzle too, since Dallinger runs one).
-    (home / ".dallingerconfig").write_text(
-        "[Parameters]\n"
-        f"server_pem = {key}\ntls = internal\ndocker_engine_source = distribution\n"
-        f"docker_postgresql_image = {service_images.POSTGRES_IMAGE}\n"
-        f"docker_caddy_image = {service_images.CADDY_IMAGE}\n"
-        f"docker_dozzle_image = {service_images.DOZZLE_IMAGE}\n"
-        f"docker_redis_image = {service_images.REDIS_IMAGE}\n"
-        f"docker_pgbouncer_image = {service_images.PGBOUNCER_IMAGE}\n"
-    )
+    researcher_home.write_config(home, key, **researcher_home.stand_ins())
     rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     env = {
         **os.environ,

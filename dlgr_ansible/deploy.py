@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dlgr_ansible import service_images, validate
+from dlgr_ansible import server_settings, service_images, validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import TABLES
@@ -20,10 +20,7 @@ from dlgr_ansible.local_secrets import LocalPassword
 # Settings about the server and this tool, not the experiment: kept out of its environment.
 NOT_FOR_THE_APP = {
     "server_pem",
-    "docker_engine_source",
-    "tls",
-    "dns_host",
-    *service_images.CONFIG_KEYS,
+    *server_settings.KEYS,
     # Dallinger drops these too: the server gives the app its own database.
     "database_url",
     "heroku_auth_token",
@@ -204,7 +201,7 @@ def plan_deployment(
         "dallinger_app_image": image,
         "dallinger_app_dns_host": domain,
         "dallinger_app_tls": tls,
-        "dallinger_app_acme_email": (config.get("contact_email_on_error") or "").strip(),
+        "dallinger_app_acme_email": config.acme_email(),
         "dallinger_app_environment": app_environment(config, mode, image, (user, password)),
         "dallinger_app_workers": validate.whole_number(
             "num_dynos_worker", config.get("num_dynos_worker"), 1, 0

@@ -1,20 +1,22 @@
 """The saved servers, kept exactly where and how `dallinger docker-ssh` keeps them.
 
 One JSON file per server, named by its host, holding {"host": ..., "user": ...}, plus
-our own keys "port" and "https_port" when they differ from 22 and 443, and "address"
-when SSH must connect elsewhere than the name (Dallinger ignores keys it does not know).
+our own keys "port" and "https_port" when they differ from 22 and 443, "address"
+when SSH must connect elsewhere than the name, and the server's settings
+(dlgr_ansible.server_settings) by their config keys (Dallinger ignores keys it does not
+know).
 Dallinger 12.4 writes ~/.dallinger/docker-ssh/hosts and still reads the older
 platformdirs location; we read both and write only the new one. Unlike Dallinger we
 do not copy old entries over on every read: reading never writes.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
-from dlgr_ansible import validate
+from dlgr_ansible import server_settings, validate
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.files import write_atomically
 
@@ -49,6 +51,8 @@ class Server:
     # rehearsal server is "local" at "localhost": Ansible takes an inventory host
     # called localhost for the controller itself.
     address: str | None = None
+    # dlgr_ansible.server_settings: config key -> value, each one checked.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def ssh_host(self) -> str:
@@ -62,15 +66,18 @@ class Server:
             data["https_port"] = self.https_port
         if self.address:
             data["address"] = self.address
-        return data
+        return data | self.settings
 
     @classmethod
-    def new(cls, host: str, user: str | None, port: int | str) -> "Server":
+    def new(
+        cls, host: str, user: str | None, port: int | str, settings: dict[str, str] | None = None
+    ) -> "Server":
         """A server about to be added, every value checked."""
         return cls(
             host=validate.host(host),
             user=validate.user(user) if user is not None else None,
             port=validate.port(port),
+            settings=server_settings.checked(settings or {}, "server settings"),
         )
 
     @classmethod
@@ -81,6 +88,7 @@ class Server:
             port=int(data.get("port") or DEFAULT_SSH_PORT),
             https_port=int(data.get("https_port") or DEFAULT_HTTPS_PORT),
             address=data.get("address") or None,
+            settings={key: data[key] for key in server_settings.SETTINGS_ORDER if key in data},
         )
 
 
@@ -164,6 +172,7 @@ class HostsStore:
             validate.port(server.port)
             validate.port(server.https_port)
             validate.host(server.ssh_host)
+            server_settings.checked(server.settings, "")
         except (OSError, ValueError, KeyError, TypeError, AttributeError, DlgrError) as exc:
             raise HostsProblem(
                 f"The saved server file {path} is damaged ({exc}). "

@@ -151,7 +151,15 @@ def up(
         container_server.authorize(container.id, USER, sshkeys.public_key_line(key) + "\n")
         container_server.wait_for_ssh(container.id, ADDRESS, ports.ssh)
     _trust_host_keys(known_hosts, ports.ssh, container_server.host_keys(container.id))
-    server = Server(host=HOST, user=USER, port=ports.ssh, https_port=ports.https, address=SSH_HOST)
+    before = store.servers().get(HOST)
+    server = Server(
+        host=HOST,
+        user=USER,
+        port=ports.ssh,
+        https_port=ports.https,
+        address=SSH_HOST,
+        settings=before.settings if before else {},  # `servers set` ones
+    )
     store.add(server)
     return server
 

@@ -26,11 +26,12 @@ def stack_variables(
     `local_images` says which images this machine's Docker engine has (those are sent
     from here); unit tests pass a fake."""
     tls = validate.tls(tls or config.get("tls") or "acme")
-    email = (config.get("contact_email_on_error") or "").strip()
+    email = config.acme_email()
     if tls == "acme" and not validate.is_email(email):
         raise DlgrError(
-            "Certificates from Let's Encrypt need a contact e-mail address: set "
-            "contact_email_on_error in config.txt or ~/.dallingerconfig, or use --tls internal "
+            "Certificates from Let's Encrypt need a contact e-mail address: save one with the "
+            "server (`dlgr-ansible servers set --acme-email ADDRESS`) or set "
+            "contact_email_on_error in config.txt or ~/.dallingerconfig; or use --tls internal "
             "for a server without public DNS."
         )
     dns_host = dns_host or config.get("dns_host")

@@ -9,18 +9,39 @@ class ServiceImage:
     config_key: str
     role: str
     variable: str
+    what: str  # for --help
 
 
 SERVICE_IMAGES = (
     # The shared stack (dallinger_server role).
     ServiceImage(
-        "docker_postgresql_image", "dallinger_server", "dallinger_server_postgresql_image"
+        "docker_postgresql_image",
+        "dallinger_server",
+        "dallinger_server_postgresql_image",
+        "The shared PostgreSQL's image",
     ),
-    ServiceImage("docker_caddy_image", "dallinger_server", "dallinger_server_caddy_image"),
-    ServiceImage("docker_dozzle_image", "dallinger_server", "dallinger_server_dozzle_image"),
+    ServiceImage(
+        "docker_caddy_image",
+        "dallinger_server",
+        "dallinger_server_caddy_image",
+        "The Caddy web server's image",
+    ),
+    ServiceImage(
+        "docker_dozzle_image",
+        "dallinger_server",
+        "dallinger_server_dozzle_image",
+        "The Dozzle log viewer's image (empty: no Dozzle)",
+    ),
     # Each app's own services (dallinger_app role).
-    ServiceImage("docker_redis_image", "dallinger_app", "dallinger_app_redis_image"),
-    ServiceImage("docker_pgbouncer_image", "dallinger_app", "dallinger_app_pgbouncer_image"),
+    ServiceImage(
+        "docker_redis_image", "dallinger_app", "dallinger_app_redis_image", "Each app's Redis image"
+    ),
+    ServiceImage(
+        "docker_pgbouncer_image",
+        "dallinger_app",
+        "dallinger_app_pgbouncer_image",
+        "Each app's pgbouncer image",
+    ),
 )
 CONFIG_KEYS = frozenset(image.config_key for image in SERVICE_IMAGES)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dlgr_ansible import history, sshkeys
+from dlgr_ansible import history, server_settings, sshkeys
 from dlgr_ansible.config import Config, load_config
 from dlgr_ansible.deploy import Resolver, resolve_name
 from dlgr_ansible.hosts import HostsStore, Server
@@ -79,12 +79,23 @@ class Session:
     local_images: ImageLookup = locally_available
     # Lines of someone else's output (Dallinger's build), shown as they come.
     log: Callable[[str], None] = field(default=_ignore)
+    # Something the user should change, said once per command.
+    warn: Callable[[str], None] = field(default=_ignore)
+    _warned: set[str] = field(default_factory=set, init=False, repr=False)
 
     def store(self) -> HostsStore:
         return self.hosts()
 
-    def config(self, overrides=()) -> Config:
-        return self.read_config(overrides=overrides)
+    def config(self, overrides=(), server: Server | None = None) -> Config:
+        """The merged settings; with `server`, the settings saved with it included."""
+        config = self.read_config(
+            overrides=overrides, saved_settings=server.settings if server else None
+        )
+        warning = server_settings.in_dallinger_files(config.misplaced)
+        if warning and warning not in self._warned:
+            self._warned.add(warning)
+            self.warn(warning)
+        return config
 
     def server(self, name: str | None) -> Server:
         """--server, or the only saved server (or the caller's choice among several)."""

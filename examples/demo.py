@@ -28,7 +28,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dlgr_ansible import container_server, local_server
+from dlgr_ansible import container_server, local_server, server_settings
 from dlgr_ansible.build import CA_IN_CONTEXT
 
 EXPERIMENT = Path(__file__).resolve().parent / "hello"
@@ -179,6 +179,17 @@ def main() -> None:
         container_server.build_base(OFFLINE_BASE, "bookworm")
     build_experiment(base)
     settings = {} if online else offline_settings()
+    if settings:  # saved with the rehearsal server: every later command uses them too
+        options = server_settings.BY_KEY
+        must(
+            dlgr(
+                "servers",
+                "set",
+                "--server",
+                local_server.HOST,
+                *(part for key, value in settings.items() for part in (options[key].option, value)),
+            )
+        )
 
     update = app_exists()
     say(f"Updating app {APP}" if update else f"Deploying app {APP} (this takes minutes)")
@@ -191,7 +202,6 @@ def main() -> None:
             APP,
             "--image",
             IMAGE,
-            *(part for key, value in settings.items() for part in ("-c", key, value)),
             *(["--update"] if update else []),
         )
     )
@@ -222,11 +232,10 @@ The demo experiment is running ({minutes:.1f} min; HTTP {status} from its entry 
 """
     )
     if settings:
-        lines = "\n".join(f"    {key} = {value}" for key, value in settings.items())
         print(
-            "  Without Docker Hub, deploys of your own to this rehearsal server need the\n"
-            "  settings the demo used (add them to config.txt or ~/.dallingerconfig):\n"
-            f"{lines}\n"
+            "  Without Docker Hub, the rehearsal server uses Debian's Docker packages and\n"
+            "  service images built here; they are saved with it (`.venv/bin/dlgr-ansible\n"
+            "  servers list`), so your own deploys to it use them too.\n"
         )
 
 

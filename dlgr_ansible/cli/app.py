@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from dlgr_ansible import validate
 from dlgr_ansible.deploy import Resolver, resolve_name
@@ -57,6 +58,7 @@ class App:
             resolve=self.resolve,
             local_images=self.local_images,
             log=self.err_line,
+            warn=self.warn,
         )
 
     def choose_server(self, store: HostsStore, name: str | None) -> Server:
@@ -76,6 +78,9 @@ class App:
     def err_line(self, text: str) -> None:
         """A line of someone else's output (Dallinger's), shown as it is."""
         self.err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        self.err.print(Text(f"Warning: {text}", style="yellow"), soft_wrap=True)
 
     def say(self, text: str) -> None:
         """One of our messages, on stderr; soft-wrapped so paths survive copy and paste."""

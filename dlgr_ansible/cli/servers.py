@@ -4,7 +4,7 @@ import json
 
 import click
 
-from dlgr_ansible import validate
+from dlgr_ansible import server_settings, validate
 from dlgr_ansible.cli.app import (
     App,
     config_option,
@@ -23,22 +23,66 @@ def servers():
     """Manage the servers experiments are deployed to."""
 
 
+def setting_options(command):
+    """One option per server setting (dlgr_ansible.server_settings), each passed on under
+    its config key; None when not given."""
+    for setting in reversed(server_settings.SETTINGS):
+        choices = {"tls": validate.TLS_MODES, "docker_engine_source": validate.DOCKER_SOURCES}
+        kind = click.Choice(choices[setting.key]) if setting.key in choices else None
+        command = click.option(
+            setting.option,
+            setting.key,
+            type=kind,
+            metavar=None if kind else "VALUE",
+            help=setting.help,
+        )(command)
+    return command
+
+
+def given(settings: dict) -> dict[str, str]:
+    return {key: value for key, value in settings.items() if value is not None}
+
+
 @servers.command("add")
 @click.option("--host", required=True, help="DNS name or IP address of the server.")
 @click.option("--user", help="User to log in as (needs passwordless sudo).")
 @click.option("--port", default=22, show_default=True, help="SSH port.")
-@docker_source_option
+@setting_options
 @playbook_options
 @pass_app
-def servers_add(app: App, host, user, port, docker_source):
-    """Check SSH login and passwordless sudo, install Docker and compose, then save the server.
+def servers_add(app: App, host, user, port, **settings):
+    """Check SSH login and passwordless sudo, install Docker and compose, then save the server
+    with its settings.
 
     The SSH key is the `server_pem` setting of config.txt or ~/.dallingerconfig.
-    Saved servers are visible to `dallinger docker-ssh` too.
+    Saved servers are visible to `dallinger docker-ssh` too; the settings are saved as
+    extra keys of the server's record, which Dallinger ignores.
     """
-    report = commands.add(app.session(), host, user, port, docker_source)
+    report = commands.add(app.session(), host, user, port, given(settings))
     if app.finish(report):
         app.err.print(f"Saved server {report.server.host}.")
+
+
+@servers.command("set")
+@server_option
+@setting_options
+@click.option(
+    "--unset",
+    multiple=True,
+    metavar="KEY",
+    help="Forget a saved setting (its config key, e.g. tls); repeatable.",
+)
+@pass_app
+def servers_set(app: App, server, unset, **settings):
+    """Change the settings saved with a server (nothing on the server changes until the next
+    provision or deploy).
+
+    Deploys and provisions use them unless -c KEY VALUE or an option says otherwise;
+    ~/.dallinger/dlgr-ansible/config.txt holds defaults for every server.
+    """
+    saved = commands.set_settings(app.session(), server, given(settings), tuple(unset))
+    shown = ", ".join(f"{key} = {value}" for key, value in saved.settings.items())
+    app.err.print(f"Settings of {saved.host}: {shown or 'none'}.")
 
 
 @servers.command("list")

@@ -73,9 +73,10 @@ def db_connections_table(report: dict) -> Table:
 
 
 def servers_table(saved: dict) -> Table:
-    table = Table("server", "user", "port")
+    table = Table("server", "user", "port", "settings")
     for name, server in saved.items():
-        table.add_row(name, server.user or "(local user name)", str(server.port))
+        settings = "\n".join(f"{key} = {value}" for key, value in server.settings.items())
+        table.add_row(name, server.user or "(local user name)", str(server.port), settings)
     return table
 
 

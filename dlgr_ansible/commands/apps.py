@@ -45,8 +45,8 @@ def deploy(
 ) -> Deployed:
     """Plan (every value checked first), build the image here if need be, then run
     deploy.yml: the shared stack brought up to date, then the app."""
-    config = session.config(config_pairs)
     target = session.server(server)
+    config = session.config(config_pairs, target)
     build_here = directory_to_build(image, config.get("docker_image_name"))
     plan = planning.plan_deployment(
         config,

@@ -513,7 +513,8 @@ def test_deploy_builds_the_experiment_in_its_directory_with_dallinger(
     inside = f"docker exec {web(BUILT)} sh -c"
     config = on_server(server, f"{inside} 'cat /experiment/config.txt; ls /build-ca 2>&1'", False)
     assert f"heroku_app_id_root = {BUILT}" in config
-    # Secrets and this tool's server settings from ~/.dallingerconfig stay out of the image.
+    # Secrets from ~/.dallingerconfig stay out of the image (this tool's server settings are
+    # in its own config file, which Dallinger's build never reads).
     assert SECRET not in config
     assert "docker_engine_source" not in config
     assert "server_pem" not in config
@@ -533,6 +534,8 @@ def test_deploy_builds_the_experiment_in_its_directory_with_dallinger(
     sent = report["dlgr_images"][server.address][updated]
     print(f"update from the directory: {sent['msg']}", file=sys.stderr)
     assert 0 < sent["sent_bytes"] < 2_000_000, sent
+    # Saved by the CLI while the playbook started (dlgr_ansible.presave), then cut.
+    assert sent["presaved"] is True, sent
 
 
 def test_export_round_trips_through_dallinger(lab, server):

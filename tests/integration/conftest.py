@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from dlgr_ansible import server_settings
+
 BIN_DIR = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 DALLINGER = Path(os.environ.get("DLGR_TEST_DALLINGER", REPO / ".venv-dallinger/bin/dallinger"))
@@ -43,13 +45,28 @@ class Researcher:
         self.configure(server_pem=str(key))
 
     def configure(self, **settings: str) -> None:
-        """Set keys in ~/.dallingerconfig, keeping the others."""
-        path = self.home / ".dallingerconfig"
-        lines = path.read_text().splitlines()[1:] if path.exists() else []
-        values = dict(line.split(" = ", 1) for line in lines if " = " in line)
-        values.update(settings)
-        body = "".join(f"{key} = {value}\n" for key, value in values.items())
-        path.write_text("[Parameters]\n" + body)
+        """Set keys, keeping the others: Dallinger's in ~/.dallingerconfig, server settings
+        (defaults for every server) in this tool's own config file, as the README says."""
+        ours = {key: value for key, value in settings.items() if key in server_settings.KEYS}
+        theirs = {key: value for key, value in settings.items() if key not in ours}
+        for path, values in ((self.home / ".dallingerconfig", theirs), (self.own_config(), ours)):
+            if not values:
+                continue
+            lines = path.read_text().splitlines()[1:] if path.exists() else []
+            values = dict(line.split(" = ", 1) for line in lines if " = " in line) | values
+            body = "".join(f"{key} = {value}\n" for key, value in values.items())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("[Parameters]\n" + body)
+
+    def configured(self, key: str) -> str | None:
+        """A key's value in ~/.dallingerconfig."""
+        for line in (self.home / ".dallingerconfig").read_text().splitlines():
+            if line.startswith(f"{key} = "):
+                return line.split(" = ", 1)[1]
+        return None
+
+    def own_config(self) -> Path:
+        return self.home / server_settings.OWN_CONFIG
 
     def dallinger(self, *args: str) -> subprocess.CompletedProcess:
         """Dallinger's own CLI, same HOME: proof that both tools share one store."""

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import BIN_DIR, assert_clean_failure
+from tests.integration.conftest import BIN_DIR, DALLINGER, REPO, assert_clean_failure
 from tests.testbed import targets
 
 pytestmark = pytest.mark.integration
@@ -51,6 +51,54 @@ def test_add_check_list_remove(researcher, target):
     removed = researcher.run("servers", "remove", "--host", target.address)
     assert removed.returncode == 0
     assert not stored.exists()
+
+
+def test_dallinger_still_loads_its_config_after_the_readmes_setup(researcher, target, tmp_path):
+    """Server settings live with the server, so Dallinger 12.4's strict loading of
+    ~/.dallingerconfig and config.txt (it refuses keys it does not know) keeps working."""
+    result = researcher.run(
+        "servers", "add", "--host", target.address, "--user", "dallinger",
+        "--tls", "internal", "--dns-host", "lab.example.org",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    record = json.loads((researcher.hosts_dir() / target.address).read_text())
+    assert record == {
+        "host": target.address,
+        "user": "dallinger",
+        "tls": "internal",
+        "dns_host": "lab.example.org",
+    }
+    assert "Warning" not in result.stderr
+    experiment = tmp_path / "hello"
+    shutil.copytree(REPO / "examples" / "hello", experiment)
+    loaded = dallinger_loads_its_config(researcher, experiment)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == researcher.configured("server_pem")
+    assert target.address in researcher.dallinger("docker-ssh", "servers", "list").stdout
+
+    # The old way, a server setting in ~/.dallingerconfig: Dallinger refuses its config,
+    # and this tool still uses the setting but says what to do.
+    with (researcher.home / ".dallingerconfig").open("a") as config:
+        config.write("docker_engine_source = distribution\n")
+    refused = dallinger_loads_its_config(researcher, experiment)
+    assert "docker_engine_source is not a valid configuration key" in refused.stderr
+    checked = researcher.run("servers", "check", "--server", target.address)
+    assert checked.returncode == 0, checked.stderr
+    assert "Server settings found in Dallinger's config files" in checked.stderr
+    assert "servers set --docker-source VALUE" in checked.stderr
+
+
+def dallinger_loads_its_config(researcher, experiment) -> subprocess.CompletedProcess:
+    load = "from dallinger.config import get_config; c = get_config(); c.load(); print(c.get('server_pem'))"
+    return subprocess.run(
+        [str(DALLINGER.parent / "python"), "-c", load],
+        env=researcher.env,
+        cwd=experiment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_readable_progress_without_a_terminal(researcher, target):

@@ -59,6 +59,33 @@ def test_servers_add_rejects_bad_input(home, args, text):
     assert not (home / ".dallinger").exists()  # nothing saved
 
 
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--tls", "letsencrypt"], "'letsencrypt' is not one of 'acme', 'internal'"),
+        (["--dns-host", "a b"], "not a valid DNS host"),
+        (["--redis-image", "Redis Latest"], "not a valid Docker image"),
+        (["--acme-email", "nobody"], "acme_email is 'nobody'"),
+    ],
+)
+def test_servers_add_rejects_bad_settings_before_it_connects(home, args, text):
+    write_key(home)
+    assert_clean_error(invoke("servers", "add", "--host", "h.org", "--user", "u", *args), text)
+    assert not (home / ".dallinger" / "docker-ssh").exists()  # nothing saved
+
+
+def test_servers_set_saves_settings_that_list_shows(home):
+    hosts = home / ".dallinger" / "docker-ssh" / "hosts"
+    hosts.mkdir(parents=True)
+    (hosts / "h.org").write_text('{"host": "h.org", "user": "u"}')
+    result = invoke("servers", "set", "--tls", "internal", "--dozzle-image", "")
+    assert result.exit_code == 0, result.output
+    assert "Settings of h.org: tls = internal, docker_dozzle_image = ." in result.output
+    listed = invoke("servers", "list", "--json")
+    assert json.loads(listed.output)["h.org"]["tls"] == "internal"
+    assert_clean_error(invoke("servers", "set", "--unset", "mode"), "not a server setting")
+
+
 def test_servers_add_without_server_pem(home):
     assert_clean_error(invoke("servers", "add", "--host", "h.org", "--user", "u"), "server_pem")
 

@@ -103,7 +103,9 @@ def make_session(home, playbooks, config=None, saved=(HOST,), **lookups):
     return Session(
         execute=playbooks,
         hosts=lambda: store,
-        read_config=lambda overrides=(): Config(settings | dict(overrides)),
+        read_config=lambda overrides=(), saved_settings=None: Config(
+            settings | (saved_settings or {}) | dict(overrides)
+        ),
         resolve=lookups.get("resolve", fake_resolve),
         local_images=lookups.get("local_images", fake_local_images()),
     )
@@ -114,7 +116,7 @@ def test_a_server_is_saved_only_when_preparing_it_worked(home):
         {"prepare.yml": {"dlgr_servers": {"new.example.org": {"sudo": True}}}}
     )
     session = make_session(home, playbooks, saved=())
-    report = servers.add(session, "New.Example.org", "u", 22, None)
+    report = servers.add(session, "New.Example.org", "u", 22, {})
     assert playbooks.variables == {"docker_engine_source": "official"} | run_variables(
         "servers add"
     )
@@ -122,9 +124,48 @@ def test_a_server_is_saved_only_when_preparing_it_worked(home):
     assert report.to_json()["dlgr_servers"] == {"new.example.org": {"sudo": True}}
     assert "new.example.org" in session.store().servers()
     failing = FakePlaybooks(failing={"prepare.yml"})
-    failed = servers.add(make_session(home, failing, saved=()), "other.example.org", "u", 22, None)
+    failed = servers.add(make_session(home, failing, saved=()), "other.example.org", "u", 22, {})
     assert failed.to_json()["saved"] is False
     assert "other.example.org" not in session.store().servers()
+
+
+def test_settings_given_to_servers_add_are_saved_with_those_it_had(home):
+    playbooks = FakePlaybooks()
+    session = make_session(home, playbooks, saved=())
+    session.store().add(Server(host=HOST, user="u", settings={"tls": "internal"}))
+    servers.add(session, HOST, "u", 22, {"docker_engine_source": "distribution"})
+    assert playbooks.variables["docker_engine_source"] == "distribution"
+    saved = session.store().servers()[HOST].settings
+    assert saved == {"tls": "internal", "docker_engine_source": "distribution"}
+
+
+def test_servers_set_changes_and_forgets_settings_and_touches_no_server(home):
+    playbooks = FakePlaybooks()
+    session = make_session(home, playbooks)
+    server = servers.set_settings(session, None, {"dns_host": "Lab.Example.org", "tls": "acme"}, ())
+    assert server.settings == {"dns_host": "lab.example.org", "tls": "acme"}
+    server = servers.set_settings(session, None, {"tls": "internal"}, ("dns_host",))
+    assert session.store().servers()[HOST].settings == {"tls": "internal"}
+    with pytest.raises(DlgrError, match="--unset recruiter: not a server setting"):
+        servers.set_settings(session, None, {}, ("recruiter",))
+    with pytest.raises(DlgrError, match="use 'acme' or 'internal'"):
+        servers.set_settings(session, None, {"tls": "letsencrypt"}, ())
+    assert session.store().servers()[HOST].settings == {"tls": "internal"}
+    assert playbooks.runs == []
+
+
+def test_a_deploy_uses_the_settings_saved_with_the_server_unless_told_otherwise(home):
+    playbooks = FakePlaybooks({"deploy.yml": {"dlgr_app": {HOST: {"created": True}}}})
+    session = make_session(home, playbooks, local_images=fake_local_images({"lab/exp:1"}))
+    servers.set_settings(session, None, {"dns_host": "lab.example.org", "tls": "internal"}, ())
+    options = DEPLOY_OPTIONS | {"dns_host": None, "tls": None}
+    apps.deploy(session, "sandbox", **options)
+    assert playbooks.variables["dallinger_app_dns_host"] == "lab.example.org"
+    assert playbooks.variables["dallinger_server_tls"] == "internal"
+    apps.deploy(session, "sandbox", **options | {"config_pairs": [("tls", "acme")]})
+    assert playbooks.variables["dallinger_app_tls"] == "acme"
+    apps.deploy(session, "sandbox", **options | {"dns_host": "other.example.org"})
+    assert playbooks.variables["dallinger_app_dns_host"] == "other.example.org"
 
 
 def test_deploy_plans_runs_and_reports_the_app(home):
