@@ -35,11 +35,20 @@ def logs_command(app: str, service: str, tail: int | None, follow: bool) -> list
 
 def logs_follow_command(app: str, service: str, tail: int | None) -> list[str]:
     """Checks the app exists (exit 3 when not), then follows its logs."""
+    return if_app_exists(app, logs_command(app, service, tail, follow=True))
+
+
+def if_app_exists(app: str, argv: list[str]) -> list[str]:
+    """`argv` run on the server (from $HOME) once the app's compose file is found; exit
+    APP_MISSING_EXIT when it is not."""
     check = ["test", "-e", f"dallinger/{app}/docker-compose.yml"]
-    return [
-        "sh",
-        "-c",
-        f'{shlex.join(check)} || exit {APP_MISSING_EXIT}; exec "$@"',
-        "sh",
-        *logs_command(app, service, tail, follow=True),
-    ]
+    return ["sh", "-c", f'{shlex.join(check)} || exit {APP_MISSING_EXIT}; exec "$@"', "sh", *argv]
+
+
+def shell_command(app: str, service: str, command: list[str], tty: bool) -> list[str]:
+    """`docker compose exec` of `command` (default: bash, else sh) in one of the app's
+    services; without a terminal, without a pseudo-terminal (compose would refuse)."""
+    argv = ["docker", "compose", "-f", f"dallinger/{app}/docker-compose.yml", "exec"]
+    argv += [] if tty else ["-T"]
+    login = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
+    return if_app_exists(app, [*argv, service, *(command or ["sh", "-c", login])])

@@ -5,6 +5,8 @@ import json
 
 RELEASES_KEY = "dlgr_releases"
 ROLLBACK_KEY = "dlgr_rollback"
+# What dallinger_app's restart tasks hand back (set_stats), keyed by host.
+RESTART_KEY = "dlgr_restart"
 FIELDS = ("id", "time", "image", "image_id", "digests", "note")
 
 

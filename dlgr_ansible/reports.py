@@ -154,6 +154,13 @@ class RolledBack(Report):
 
 
 @dataclass
+class Restarted(Report):
+    name: str = ""
+    COMMANDS = ("restart",)
+    STATS = ("dlgr_restart",)
+
+
+@dataclass
 class ReleasesListed(Report):
     releases: list[dict] = field(default_factory=list)
     COMMANDS = ("releases",)
@@ -250,6 +257,7 @@ PLAYBOOK_REPORTS = (
     Exported,
     Destroyed,
     RolledBack,
+    Restarted,
     ReleasesListed,
     ImagesDelivered,
     AppsListed,

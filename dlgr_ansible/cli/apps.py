@@ -20,7 +20,7 @@ from dlgr_ansible.cli.tables import phases_line, releases_table
 from dlgr_ansible.commands import apps as commands
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.images import PASSWORD_ENV, USERNAME_ENV
-from dlgr_ansible.releases import ROLLBACK_KEY
+from dlgr_ansible.releases import RESTART_KEY, ROLLBACK_KEY
 from dlgr_ansible.reports import Deployed
 
 # How the server logs in to a private registry to pull the image.
@@ -190,6 +190,26 @@ def rollback(app: App, app_name, server):
 @click.command()
 @app_option
 @server_option
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    help="Compose service to restart (repeatable); default: web, the workers and the clock.",
+)
+@playbook_options
+@pass_app
+def restart(app: App, app_name, server, services):
+    """Restart an app's services without dropping a request: the web is handed over to a new
+    container, the workers and the clock finish their job first."""
+    report = commands.restart(app.session(), app_name, server, services)
+    if app.finish(report):
+        done = (report.ran.host_data(RESTART_KEY) or {}).get("services") or []
+        app.say(f"Restarted {', '.join(done) or 'nothing'} of {report.name}.")
+
+
+@click.command()
+@app_option
+@server_option
 @playbook_options
 @pass_app
 def releases(app: App, app_name, server):
@@ -207,6 +227,7 @@ COMMANDS = [
     _deploy_command("deploy", "live"),
     _deploy_command("sandbox", "sandbox"),
     rollback,
+    restart,
     releases,
     export,
     destroy,

@@ -16,6 +16,7 @@ from dlgr_ansible.cli.app import (
 )
 from dlgr_ansible.cli.tables import apps_table, db_connections_table, history_table, stats_table
 from dlgr_ansible.commands import ops as commands
+from dlgr_ansible.db_connections import near_limit_note
 from dlgr_ansible.dozzle import USER as DOZZLE_USER
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.reports import Streamed
@@ -69,6 +70,21 @@ def logs(app: App, app_name, server, service, follow, tail):
     click.echo(text, nl=bool(text) and not text.endswith("\n"))
 
 
+@click.command(context_settings={"ignore_unknown_options": True})
+@app_option
+@server_option
+@click.option("--service", default="web", show_default=True, help="Compose service of the app.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@pass_app
+def shell(app: App, app_name, server, service, command):
+    """Open a shell in one of an app's containers (docker compose exec, over ssh).
+
+    With a COMMAND (after --), run that instead: dlgr-ansible shell --app X -- ls /experiment
+    """
+    result = commands.shell(app.session(), app_name, server, service, list(command), on_terminal())
+    raise click.exceptions.Exit(result.exit_code)
+
+
 def ask_dozzle_password() -> str:
     if not sys.stdin.isatty():
         raise DlgrError("No terminal to ask for the new password: give it with --password.")
@@ -104,6 +120,8 @@ def db_connections(app: App, server):
     report = commands.db_connections(app.session(), server)
     if app.finish(report, summary=False):
         app.out.print(db_connections_table(report.connections))
+        if note := near_limit_note(report.connections):
+            app.say(note)
 
 
 @click.command()
@@ -132,4 +150,4 @@ def history(app: App, server, app_name, last):
         )
 
 
-COMMANDS = [apps, stats, logs, set_dozzle_password, db_connections, history]
+COMMANDS = [apps, stats, logs, shell, set_dozzle_password, db_connections, history]

@@ -18,7 +18,14 @@ from dlgr_ansible.images import registry_login
 from dlgr_ansible.phases import with_build
 from dlgr_ansible.provision import server_variables
 from dlgr_ansible.releases import RELEASES_KEY, parse_releases
-from dlgr_ansible.reports import Deployed, Destroyed, Exported, ReleasesListed, RolledBack
+from dlgr_ansible.reports import (
+    Deployed,
+    Destroyed,
+    Exported,
+    ReleasesListed,
+    Restarted,
+    RolledBack,
+)
 from dlgr_ansible.session import Session
 
 # The app report's key in what dallinger_app hands back (set_stats), keyed by host.
@@ -118,6 +125,27 @@ def rollback(session: Session, app_name: str | None, server: str | None) -> Roll
         command="rollback",
     )
     return RolledBack(ran, name=name)
+
+
+def restart(
+    session: Session, app_name: str | None, server: str | None, services: tuple[str, ...]
+) -> Restarted:
+    """The app's web handed over to a new container, its other services restarted in place."""
+    name = validate.required_app_name(app_name)
+    variables = {
+        "dallinger_app_name": name,
+        "dallinger_app_restart_services": [validate.service_name(s) for s in services],
+    }
+    target = session.server(server)
+    ran = session.run(
+        "restart.yml",
+        target,
+        session.config(),
+        variables,
+        f"Restarting {name} on {target.host}",
+        command="restart",
+    )
+    return Restarted(ran, name=name)
 
 
 def releases(session: Session, app_name: str | None, server: str | None) -> ReleasesListed:

@@ -25,6 +25,24 @@ def _follow(session: Session, server: Server, remote: list[str], tty: bool) -> i
     return ssh.stream(argv)
 
 
+def shell(
+    session: Session,
+    app_name: str | None,
+    server: str | None,
+    service: str,
+    command: list[str],
+    tty: bool,
+) -> Streamed:
+    """A shell (or `command`) in one of the app's containers, over ssh."""
+    name = required_app_name(app_name)
+    remote = app_logs.shell_command(name, validate.service_name(service), command, tty)
+    target = session.server(server)
+    code = _follow(session, target, remote, tty)
+    if code == app_logs.APP_MISSING_EXIT:
+        raise app_logs.no_such_app(name, target.host)
+    return Streamed(code)
+
+
 def apps(session: Session, server: str | None) -> AppsListed:
     target = session.server(server)
     ran = session.run(

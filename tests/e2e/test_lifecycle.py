@@ -304,6 +304,37 @@ def test_rollback_returns_to_the_previous_release_while_participants_are_served(
     assert {line.split()[0] for line in modes.splitlines()} == {"700", "600"}, modes
 
 
+def test_restart_serves_throughout_and_shell_runs_in_the_container(lab, server, images):
+    """What PsyNet's SSH docs have researchers do by hand (`docker compose restart web
+    worker clock`, `docker compose exec web bash`), as commands."""
+    before = on_server(server, f"docker inspect -f '{{{{.Id}}}}' {web(APP)} {APP}-worker_1-1")
+    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
+        result, report = lab.run_json("restart", "--app", APP)
+    assert result.returncode == 0, report["errors"]
+    print(f"participant requests failed during the restart: {load.summary()}", file=sys.stderr)
+    assert load.failed == 0, load.summary()
+    forget_load(server)
+    assert report["dlgr_restart"][server.address] == {"app": APP, "services": ["web", "worker_1"]}
+    web_id, worker_id = before.split()
+    after = on_server(
+        server, f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {web(APP)}"
+    )
+    assert after.split()[0] != web_id  # handed over to a new container
+    started = on_server(
+        server, f"docker inspect -f '{{{{.Id}}}} {{{{.RestartCount}}}}' {APP}-worker_1-1"
+    )
+    assert started.split()[0] == worker_id  # restarted in place
+    refused = lab.run("restart", "--app", APP, "--service", "nope")
+    assert_clean_failure(refused, f"{APP} has no service nope", "Nothing was restarted")
+
+    shell = lab.run("shell", "--app", APP, "--", "cat", "/experiment/VERSION")
+    assert (shell.returncode, shell.stdout) == (0, "1\n"), shell.stderr
+    worker = lab.run("shell", "--app", APP, "--service", "worker_1", "--", "sh", "-c", "exit 7")
+    assert worker.returncode == 7
+    missing = lab.run("shell", "--app", "e2e-nothing", "--", "true")
+    assert_clean_failure(missing, "no app e2e-nothing")
+
+
 def test_a_stack_or_app_changed_by_hand_is_converged_by_the_next_update(lab, server, images):
     """A deploy skips the provision, and an update the app, only when the stamp of the last
     run holds the same inputs and the stack (or app) looks as it did then: a stopped Caddy
@@ -362,9 +393,10 @@ def test_history_shows_every_run_failed_ones_included(lab, server, images):
     broken = experiment_image.build_broken_image()
     assert ("dlgr-ansible deploy --update", broken, "failed") in runs
     assert ("dlgr-ansible rollback", images[0], "succeeded") in runs
+    assert ("dlgr-ansible restart", "", "succeeded") in runs  # no image of its own
     # A run that stopped before sending its image (a deploy of an existing app without
     # --update) finds no image on the server to name by id.
-    succeeded = [run for run in report["history"] if run["result"] == "succeeded"]
+    succeeded = [run for run in report["history"] if run["result"] == "succeeded" and run["image"]]
     named = [(run["command"], run["image"], run["image_id"]) for run in succeeded]
     assert all(image_id.startswith("sha256:") for *_, image_id in named), named
     assert {run["user"] for run in report["history"]} == {getpass.getuser()}

@@ -168,6 +168,20 @@ def test_a_deploy_uses_the_settings_saved_with_the_server_unless_told_otherwise(
     assert playbooks.variables["dallinger_app_dns_host"] == "other.example.org"
 
 
+def test_restart_names_its_services_and_itself_and_checks_them_first(home):
+    playbooks = FakePlaybooks({"restart.yml": {"dlgr_restart": {HOST: {"services": ["web"]}}}})
+    session = make_session(home, playbooks)
+    report = apps.restart(session, "exp1", None, ("web", "worker_1"))
+    (run, title) = playbooks.runs[0]
+    assert (run.playbook, title) == ("restart.yml", f"Restarting exp1 on {HOST}")
+    assert run.variables["dallinger_app_restart_services"] == ["web", "worker_1"]
+    assert run.variables["dallinger_run_command"] == "dlgr-ansible restart"
+    assert report.to_json()["dlgr_restart"] == {HOST: {"services": ["web"]}}
+    with pytest.raises(DlgrError, match="not a valid service name"):
+        apps.restart(session, "exp1", None, ("web; reboot",))
+    assert len(playbooks.runs) == 1
+
+
 def test_deploy_plans_runs_and_reports_the_app(home):
     answers = {
         "deploy.yml": {

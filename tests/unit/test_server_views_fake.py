@@ -173,6 +173,16 @@ def test_db_connections_report():
     assert db_connections.db_connections_from_server({"report": '{"databases": {}}'})["total"] == 0
 
 
+def test_a_database_near_its_limit_names_the_busiest_app_and_what_to_run():
+    calm = {"max_connections": 100, "total": 79, "databases": {"demo": 70, "other": 9}}
+    assert db_connections.near_limit_note(calm) is None
+    busy = calm | {"total": 85, "databases": {"demo": 70, "other": 15}}
+    note = db_connections.near_limit_note(busy)
+    assert "85 of 100" in note
+    assert "`dlgr-ansible restart --app demo`" in note
+    assert "`dlgr-ansible shell --app demo`" in note
+
+
 @pytest.mark.parametrize("name", ["web", "worker_1", "clock", "pgbouncer", "a.b-c"])
 def test_service_names(name):
     assert validate.service_name(name) == name
@@ -231,6 +241,36 @@ def test_logs_follow_command_runs_in_a_shell(tmp_path):
         check=True,
     )
     assert echoed.stdout.splitlines() == app_logs.logs_command("demo1", "web", 2, True)[1:]
+
+
+@pytest.mark.parametrize(
+    ("command", "tty", "expected"),
+    [
+        (["ls", "-la", "a b"], False, ["exec", "-T", "worker_1", "ls", "-la", "a b"]),
+        ([], True, ["exec", "worker_1", "sh", "-c"]),
+    ],
+)
+def test_shell_commands_reach_docker_compose_word_for_word(tmp_path, command, tty, expected):
+    """As the remote login shell gets it: the app is checked, then compose exec gets each
+    word as one argument (with a fake docker that prints its arguments)."""
+    remote = shlex.join(app_logs.shell_command("demo1", "worker_1", command, tty))
+    missing = subprocess.run(["sh", "-c", remote], cwd=tmp_path, check=False)
+    assert missing.returncode == app_logs.APP_MISSING_EXIT
+    (tmp_path / "dallinger" / "demo1").mkdir(parents=True)
+    (tmp_path / "dallinger" / "demo1" / "docker-compose.yml").write_text("name: demo1\n")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "docker").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (fake_bin / "docker").chmod(0o755)
+    echoed = subprocess.run(
+        ["sh", "-c", f"PATH={fake_bin}:$PATH; {remote}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert echoed[:3] == ["compose", "-f", "dallinger/demo1/docker-compose.yml"]
+    assert echoed[3 : 3 + len(expected)] == expected
 
 
 def test_ssh_argv_has_the_inventory_options(tmp_path):
