@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from typing import NoReturn
 
 from benchmarks import task_profile
 from tests.testbed import dallinger_baseline as baseline
-from tests.testbed import experiment_image, researcher_home, service_images, targets
+from tests.testbed import experiment_image, hosts_file, researcher_home, service_images, targets
 
 PREFIX = "dlgr-bench-sbs"
 # Loopback addresses of no test range in use (molecule/README.md, tests/testbed/targets.py:
@@ -55,8 +54,6 @@ ADDRESSES = {"dallinger": "127.0.0.81", "ours": "127.0.0.82"}
 DNS_HOSTS = {"dallinger": "dallinger.sbs-bench.test", "ours": "ours.sbs-bench.test"}
 IMAGE_BASE = f"{PREFIX}/hello"  # not examples/hello's: an e2e test removes those images
 OURS_CLI = baseline.DALLINGER_VENV / "bin" / "dlgr-ansible"  # with Dallinger's build code
-HOSTS_FILE = Path("/etc/hosts")
-HOSTS_MARK = f"# {PREFIX} pid {os.getpid()}"
 TOOLS = ("dallinger", "ours")
 STEPS = {
     "fresh": "fresh deploy of a new app to a server that already runs another app "
@@ -161,39 +158,6 @@ def check_addresses() -> None:
         for port in (22, 80, 443, 6379):
             if targets.port_is_open(address, port, 0.2):
                 sys.exit(f"{address}:{port} is in use; is another side-by-side run going on?")
-
-
-@contextlib.contextmanager
-def hosts_entries(lines: list[str]) -> Iterator[None]:
-    """Our names in /etc/hosts for the run; removed again by their mark. Written in place:
-    in a container /etc/hosts is a bind mount that cannot be replaced."""
-    original = HOSTS_FILE.read_text()
-    added = "".join(f"{line} {HOSTS_MARK}\n" for line in lines)
-    HOSTS_FILE.write_text(original + ("" if original.endswith("\n") else "\n") + added)
-    try:
-        yield
-    finally:
-        kept = [line for line in HOSTS_FILE.read_text().splitlines() if HOSTS_MARK not in line]
-        HOSTS_FILE.write_text("\n".join(kept) + "\n")
-
-
-def experiment_copy(directory: Path) -> Path:
-    """examples/hello as the researcher has it, on the test bed's offline base (Dallinger's
-    build passes no build arguments, so the copy's default changes), its image named
-    under our prefix, and the CA bundle where its Dockerfile's pip finds it (Dallinger's
-    build cannot be given one; ours could, but both build the same context)."""
-    shutil.copytree(experiment_image.EXPERIMENT_CONTEXT, directory)
-    base = targets.base_image(experiment_image.SUITE)
-    dockerfile = directory / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace("debian:bookworm-slim", base, 1))
-    config = directory / "config.txt"
-    config.write_text(
-        config.read_text().replace("dlgr-examples/hello", IMAGE_BASE).replace("\r", "")
-    )
-    bundle = experiment_image.default_ca_bundle()
-    if bundle is not None:
-        shutil.copyfile(bundle, directory / "build-ca" / "ca-certificates.crt")
-    return directory
 
 
 def change_template(directory: Path, n: int) -> None:
@@ -347,40 +311,9 @@ def start_servers(
 
 
 def dallinger_side(stack, workdir: Path, key: Path, target: targets.Target) -> Side:
-    ca = baseline.make_local_ca()
-    baseline.install_stand_ins(target, ca)
-    redis = f"{PREFIX}-redis"
-    baseline.remove_container(redis)
-    url = baseline.start_local_redis(redis, ADDRESSES["dallinger"], targets.label_flags())
-    stack.callback(baseline.remove_container, redis)
-    bundle = workdir / "caddy-root.crt"
-    bundle.write_bytes(ca.cert_pem)
-    home = workdir / "hd"
-    baseline.write_home(home, key)
-    baseline.ssh_wrapper(workdir / "bin-dallinger", home)
-    agent = stack.enter_context(baseline.ssh_agent())
-    env = baseline.dallinger_env(home, workdir / "bin-dallinger", agent, url, bundle)
-    side = Side(
-        "dallinger",
-        target,
-        env,
-        experiment_copy(workdir / "dallinger" / "hello"),
-        workdir / "dallinger.log",
-    )
-    setup_command(
-        side,
-        [
-            str(baseline.DALLINGER),
-            "docker-ssh",
-            "servers",
-            "add",
-            "--host",
-            target.address,
-            "--user",
-            "dallinger",
-        ],
-    )
-    return side
+    user = baseline.dallinger_user(stack, workdir, key, target, targets.label_flags())
+    directory = baseline.experiment_copy(workdir / "dallinger" / "hello", IMAGE_BASE)
+    return Side("dallinger", target, user.env, directory, workdir / "dallinger.log")
 
 
 def ours_side(
@@ -399,7 +332,11 @@ def ours_side(
         "PATH": os.pathsep.join([baseline.DEBIAN_DOCKER_DIR, *rest]),
     }
     side = Side(
-        "ours", target, env, experiment_copy(workdir / "ours" / "hello"), workdir / "ours.log"
+        "ours",
+        target,
+        env,
+        baseline.experiment_copy(workdir / "ours" / "hello", IMAGE_BASE),
+        workdir / "ours.log",
     )
     setup_command(
         side, [str(OURS_CLI), "servers", "add", "--host", target.address, "--user", "dallinger"]
@@ -522,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         stack.callback(remove_built_images)
         key = workdir / "id_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-        stack.enter_context(hosts_entries(hosts))
+        stack.enter_context(hosts_file.entries(hosts, PREFIX))
         source_env, measured = ours_source(workdir, args.working_tree)
         servers = start_servers(stack, key, workdir, args.keep, source_env)
         sides = {

@@ -133,8 +133,11 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def app_environment(config: Config, mode: str, image: str, dashboard: tuple[str, str]) -> dict:
-    """The app's environment: every config key (as Dallinger passes them) plus its own."""
+def app_environment(
+    config: Config, mode: str, image: str, dashboard: tuple[str, str | None]
+) -> dict:
+    """The app's environment: every config key (as Dallinger passes them) plus its own;
+    without a dashboard password, the app keeps the one it has."""
     environment = {}
     for key, value in config.values.items():
         if key in NOT_FOR_THE_APP:
@@ -145,10 +148,11 @@ def app_environment(config: Config, mode: str, image: str, dashboard: tuple[str,
             environment[key.upper()] = environment.pop(key)
     if "aws_region" in environment:
         environment["AWS_DEFAULT_REGION"] = environment["aws_region"]
+    if dashboard[1] is not None:
+        environment["dashboard_password"] = dashboard[1]
     environment.update(
         mode=mode,
         dashboard_user=dashboard[0],
-        dashboard_password=dashboard[1],
         ADMIN_USER="admin",
         CREATOR=f"{getpass.getuser()}@{socket.gethostname()}",
         docker_image_name=image,
@@ -193,8 +197,13 @@ def plan_deployment(
     validate.tls(tls)
     user = config.get("dashboard_user") or "admin"
     configured = config.get("dashboard_password")
-    dashboard = None if configured else LocalPassword.for_server(server_host, f"{name}-dashboard")
-    password = configured or dashboard.value
+    # An update from a machine that has no password saved for the app (deployed from
+    # another machine, or by `dallinger docker-ssh`) keeps the one the app has.
+    keep = not configured and update and not LocalPassword.saved(server_host, f"{name}-dashboard")
+    dashboard = (
+        None if configured or keep else LocalPassword.for_server(server_host, f"{name}-dashboard")
+    )
+    password = configured or (dashboard.value if dashboard else None)
     variables = {
         "dallinger_app_name": name,
         "dallinger_app_expect": "existing" if update else "new",
@@ -203,6 +212,7 @@ def plan_deployment(
         "dallinger_app_tls": tls,
         "dallinger_app_acme_email": config.acme_email(),
         "dallinger_app_environment": app_environment(config, mode, image, (user, password)),
+        "dallinger_app_environment_kept": ["dashboard_password"] if keep else [],
         "dallinger_app_workers": validate.whole_number(
             "num_dynos_worker", config.get("num_dynos_worker"), 1, 0
         ),
@@ -256,6 +266,8 @@ def app_report(plan: Deployment, deployed: dict) -> dict:
         "recruitment_msg": deployed.get("recruitment_msg", ""),
         "logs": f"dlgr-ansible logs --app {plan.name} --server {plan.server} --follow",
     }
+    if plan.variables.get("dallinger_app_environment_kept"):
+        report["dashboard_password_kept"] = True
     if plan.dashboard:
         report["dashboard_password_file"] = str(plan.dashboard.saved_in)
         # Also when an earlier, failed try made it: nobody has seen it yet.

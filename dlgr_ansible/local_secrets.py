@@ -43,6 +43,10 @@ class LocalPassword:
     saved_in: Path
     new: bool
 
+    @staticmethod
+    def saved(host: str, name: str) -> bool:
+        return secret_path(host, name).exists()
+
     @classmethod
     def for_server(cls, host: str, name: str) -> "LocalPassword":
         path = secret_path(host, name)

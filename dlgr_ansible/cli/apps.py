@@ -121,6 +121,8 @@ def deploy_summary(report: Deployed) -> list[str]:
         )
     elif "dashboard_password_file" in app:
         lines.append(f"Dashboard password: in {app['dashboard_password_file']}")
+    elif app.get("dashboard_password_kept"):
+        lines.append("Dashboard password: the one the app had (not saved on this machine)")
     lines.append(f"Logs: {app['logs']}")
     if report.dozzle:
         lines.append(dozzle_message(report.dozzle))

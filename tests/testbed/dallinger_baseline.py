@@ -24,6 +24,7 @@ import contextlib
 import datetime
 import io
 import os
+import shutil
 import signal
 import subprocess
 import tarfile
@@ -31,8 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.testbed import service_images
-from tests.testbed.targets import REPO_ROOT, Target, TestbedError, _docker, exec_in
+from tests.testbed import experiment_image, service_images
+from tests.testbed.targets import REPO_ROOT, Target, TestbedError, _docker, base_image, exec_in
 
 DALLINGER_VENV = REPO_ROOT / ".venv-dallinger"
 DALLINGER = DALLINGER_VENV / "bin" / "dallinger"
@@ -379,3 +380,73 @@ def dallinger_env(
         "contact_email_on_error": "internal #dlgr-bench@example.invalid",
         "PYTHONWARNINGS": "ignore",
     }
+
+
+@dataclass(frozen=True)
+class DallingerUser:
+    """A researcher who runs Dallinger 12.4's own docker-ssh against one target."""
+
+    home: Path
+    env: dict[str, str]
+    ca: LocalCA  # the root of the target's Caddy (`tls internal`)
+
+    def run(self, *args: str, cwd: Path | None = None, log=None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(DALLINGER), *args],
+            cwd=cwd or self.home,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log or subprocess.PIPE,
+            stderr=log or subprocess.PIPE,
+            text=True,
+            timeout=1800,
+        )
+
+
+def dallinger_user(
+    stack: contextlib.ExitStack, workdir: Path, key: Path, target: Target, labels: list[str]
+) -> DallingerUser:
+    """Everything `dallinger docker-ssh` needs to deploy to `target` (Docker and the
+    stand-in sources loaded there already): its stand-ins and Caddy's root on the
+    target; here a HOME, an ssh-agent and a Redis of its own on the target's address,
+    and the server saved in the hosts store. `stack` undoes what lives on."""
+    ca = make_local_ca()
+    install_stand_ins(target, ca)
+    redis = f"{target.name}-redis"
+    remove_container(redis)
+    url = start_local_redis(redis, target.address, labels)
+    stack.callback(remove_container, redis)
+    bundle = workdir / "caddy-root.crt"
+    bundle.write_bytes(ca.cert_pem)
+    home = workdir / "hd"
+    write_home(home, key)
+    ssh_wrapper(workdir / "bin-dallinger", home)
+    agent = stack.enter_context(ssh_agent())
+    user = DallingerUser(
+        home, dallinger_env(home, workdir / "bin-dallinger", agent, url, bundle), ca
+    )
+    added = user.run(
+        "docker-ssh", "servers", "add", "--host", target.address, "--user", "dallinger"
+    )
+    if added.returncode != 0:
+        raise TestbedError(f"dallinger docker-ssh servers add failed:\n{added.stderr[-3000:]}")
+    return user
+
+
+def experiment_copy(directory: Path, image_base: str) -> Path:
+    """examples/hello as the researcher has it, on the test bed's offline base (Dallinger's
+    build passes no build arguments, so the copy's default changes), its image named
+    `image_base`, and the CA bundle where its Dockerfile's pip finds it (Dallinger's
+    build cannot be given one; ours could, but both build the same context)."""
+    shutil.copytree(experiment_image.EXPERIMENT_CONTEXT, directory)
+    base = base_image(experiment_image.SUITE)
+    dockerfile = directory / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("debian:bookworm-slim", base, 1))
+    config = directory / "config.txt"
+    config.write_text(
+        config.read_text().replace("dlgr-examples/hello", image_base).replace("\r", "")
+    )
+    bundle = experiment_image.default_ca_bundle()
+    if bundle is not None:
+        shutil.copyfile(bundle, directory / "build-ca" / "ca-certificates.crt")
+    return directory

@@ -111,7 +111,7 @@ def test_plan_maps_config_onto_role_variables(home):
     assert planned.dashboard.new
     assert planned.dashboard.saved_in.stat().st_mode & 0o777 == 0o600
     assert plan(update=True).variables["dallinger_app_expect"] == "existing"
-    assert not plan(update=True).dashboard.new  # the same password again
+    assert not plan(update=True).dashboard.new  # the same password again (saved above)
 
 
 def test_plan_refuses_bad_input_before_connecting(home):
@@ -133,6 +133,25 @@ def test_a_configured_dashboard_password_is_not_stored(home):
     planned = plan({"dashboard_password": "chosen"})
     assert planned.dashboard is None
     assert planned.variables["dallinger_app_environment"]["dashboard_password"] == "chosen"
+
+
+def test_an_update_from_a_machine_without_the_password_keeps_the_apps(home):
+    """An app deployed from another machine, or by `dallinger docker-ssh`: no password is
+    saved here, so the update leaves the app's own in place instead of a new one."""
+    kept = plan(update=True)
+    assert kept.dashboard is None
+    assert "dashboard_password" not in kept.variables["dallinger_app_environment"]
+    assert kept.variables["dallinger_app_environment_kept"] == ["dashboard_password"]
+    assert deploy.app_report(kept, {"created": False})["dashboard_password_kept"] is True
+    assert not (home / ".dallinger").exists()  # nothing made up and saved
+    chosen = plan({"dashboard_password": "chosen"}, update=True)
+    assert chosen.variables["dallinger_app_environment"]["dashboard_password"] == "chosen"
+    assert chosen.variables["dallinger_app_environment_kept"] == []
+    first = plan()
+    assert first.variables["dallinger_app_environment_kept"] == []
+    again = plan(update=True)  # saved here by the first deploy
+    assert again.dashboard.value == first.dashboard.value
+    assert again.variables["dallinger_app_environment_kept"] == []
 
 
 def test_export_paths_and_checks(home):
