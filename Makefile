@@ -19,12 +19,16 @@ DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-dlgr
 # worker has its own targets and loopback addresses (tests/testbed/targets.py).
 PYTEST_WORKERS ?= 2
 
-.PHONY: deps system-deps lint unit testbed-images pytest molecule test test-pytest test-molecule demo clean
+.PHONY: deps system-deps browser-deps lint unit testbed-images pytest molecule test test-pytest test-molecule demo clean
 
-deps: system-deps $(STAMP) $(DALLINGER_STAMP)
+deps: system-deps browser-deps $(STAMP) $(DALLINGER_STAMP)
 
 system-deps:
 	./scripts/install-system-deps.sh
+
+# Headless Chromium for the participant's path in tests/e2e (not needed by `make demo`).
+browser-deps:
+	./scripts/install-system-deps.sh --browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -6,6 +6,7 @@ phase is phases.py's job; every run's state carries one.
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dlgr_ansible.phases import PhaseTimer
 
@@ -46,6 +47,8 @@ class RunState:
     warnings: list[str] = field(default_factory=list)
     finished: bool = False
     phase_timer: PhaseTimer = field(default_factory=PhaseTimer)
+    # Where the docker_images role says how far an image send has got (dlgr_ansible.transfer).
+    progress_file: Path | None = None
 
     def handle(self, event: dict) -> None:
         self.phase_timer.handle(event)

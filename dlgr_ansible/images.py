@@ -9,6 +9,7 @@ from docker.errors import DockerException, ImageNotFound
 
 from dlgr_ansible import validate
 from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.transfer import size
 
 
 class ImageProblem(DlgrError):
@@ -57,14 +58,6 @@ def require_local(name: str, local_images: ImageLookup = locally_available) -> s
     return name
 
 
-def _size(count: int) -> str:
-    for unit in ("B", "kB", "MB"):
-        if count < 1000:
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"
-
-
 def delivery_lines(results: dict) -> list[str]:
     """What `docker_images` sent, layer by layer, from its `dlgr_images` stats."""
     lines = []
@@ -76,7 +69,7 @@ def delivery_lines(results: dict) -> list[str]:
                 where = "sent" if layer["sent"] else "on the server"
                 digest = layer["diff_id"].removeprefix("sha256:")[:12]
                 lines.append(
-                    f"  layer {number}/{len(layers)} {digest} {_size(layer['size']):>9}  {where}"
+                    f"  layer {number}/{len(layers)} {digest} {size(layer['size']):>9}  {where}"
                 )
     return lines
 

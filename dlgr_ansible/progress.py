@@ -1,18 +1,27 @@
 """Show a playbook run as it happens, and sum it up afterwards.
 
-On a terminal: a live panel with the play, the task, counts per host and the time.
-Elsewhere (CI logs, pipes): one line per task that ran. With -v: Ansible's own output.
-Everything here goes to stderr, so `--json` keeps stdout for the JSON document.
+On a terminal: a live panel with the play, the task, counts per host and the time, and a
+progress bar while an image is sent. Elsewhere (CI logs, pipes): one line per task that
+ran, and a line every TRANSFER_LINE_SECONDS while an image is sent. With -v: Ansible's
+own output. Everything here goes to stderr, so `--json` keeps stdout for the JSON document.
 """
+
+import contextlib
+import threading
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
 from dlgr_ansible.events import RunState
 from dlgr_ansible.runner import PlaybookRun, RunOutcome, run_playbook
+from dlgr_ansible.transfer import Rate, read_transfer
+
+# Without a terminal, a line about a send under way this often.
+TRANSFER_LINE_SECONDS = 10
 
 _COLUMNS = (
     ("ok", "green"),
@@ -33,7 +42,7 @@ def host_table(state: RunState) -> Table:
     return table
 
 
-def live_view(title: str, state: RunState) -> Group:
+def live_view(title: str, state: RunState, rate: Rate | None = None) -> Group:
     header = Text.assemble((title, "bold"), f"  {state.elapsed():.0f}s")
     task = Spinner("dots", text=Text(state.task or "starting"))
     lines = [header]
@@ -42,6 +51,17 @@ def live_view(title: str, state: RunState) -> Group:
     lines.append(task)
     if state.waiting:
         lines.append(Text(f"waiting: {state.waiting}", style="yellow"))
+    transfer = read_transfer(state.progress_file) if rate is not None else None
+    if transfer is not None:
+        row = Table.grid(padding=(0, 1))
+        described = Text(rate.describe(transfer), style="cyan")
+        if transfer.step == "sending" and transfer.total:
+            row.add_row(
+                ProgressBar(total=transfer.total, completed=transfer.done, width=30), described
+            )
+        else:
+            row.add_row(described)
+        lines.append(row)
     lines.append(host_table(state))
     return Group(*lines)
 
@@ -57,25 +77,51 @@ class Progress:
         self._last_task = ""
         self._last_wait = ""
         self._warned = 0
+        self._state = RunState()
+        self._rate = Rate()
+        self._stop = threading.Event()
+        self._lines: threading.Thread | None = None
+        self._shown = live_view(title, self._state)
 
     def __enter__(self) -> "Progress":
         if self.console.is_terminal and not self.verbosity:
+            # Drawn anew at each refresh, not only at events: a send takes minutes.
             self._live = Live(
-                live_view(self.title, RunState()),
                 console=self.console,
                 transient=True,
                 refresh_per_second=8,
+                get_renderable=self._view,
             )
             self._live.__enter__()
         else:
             self.console.print(Text(self.title, style="bold"))
+            if not self.verbosity:
+                self._lines = threading.Thread(target=self._transfer_lines, daemon=True)
+                self._lines.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._lines is not None:
+            self._lines.join()
         if self._live is not None:
             self._live.__exit__(*exc_info)
 
+    def _view(self) -> Group:
+        # The state may change while drawn: the next refresh shows it.
+        with contextlib.suppress(RuntimeError):
+            self._shown = live_view(self.title, self._state, self._rate)
+        return self._shown
+
+    def _transfer_lines(self) -> None:
+        """Without a terminal: how far a send has got, every TRANSFER_LINE_SECONDS."""
+        while not self._stop.wait(TRANSFER_LINE_SECONDS):
+            transfer = read_transfer(self._state.progress_file)
+            if transfer is not None:
+                self.console.print(Text(f"    {self._rate.describe(transfer)}"), highlight=False)
+
     def __call__(self, event: dict, state: RunState) -> None:
+        self._state = state
         # Above the live panel too: a warning must stay on the screen. (With -v, Ansible's
         # own output says it.)
         for warning in state.warnings[self._warned :] if not self.verbosity else ():
@@ -84,7 +130,7 @@ class Progress:
             )
         self._warned = len(state.warnings)
         if self._live is not None:
-            self._live.update(live_view(self.title, state))
+            self._live.refresh()
         elif self.verbosity:
             stdout = event.get("stdout")
             if stdout:

@@ -83,13 +83,14 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
     known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     private_dir = Path(tempfile.mkdtemp(prefix="dlgr-ansible-"))  # mode 0700
-    state = RunState(playbook=run.playbook)
+    state = RunState(playbook=run.playbook, progress_file=private_dir / "progress.json")
     vars_file = private_dir / "vars.json"
     try:
         inventory = private_dir / "inventory" / "hosts.yml"
         inventory.parent.mkdir(mode=0o700)
         inventory.write_text(render_inventory(run.servers, run.key_file, known_hosts))
         variables = dict(run.variables)
+        variables["docker_images_progress_file"] = str(state.progress_file)
         saved_dir = private_dir / "saved"
         if run.presave:
             saved_dir.mkdir(mode=0o700)

@@ -1,8 +1,10 @@
 """The smallest Dallinger experiment: what `make demo` deploys, and the test bed too.
 
-No networks and no pages of its own: Dallinger's defaults serve the ad,
-consent and participant routes. One extra route, GET /testbed/version,
-returns the image's EXPERIMENT_VERSION so tests can tell builds apart.
+No networks. Dallinger's defaults serve the ad, consent, participant and questionnaire
+routes; two small pages of its own (templates/instructions/instruct-ready.html and
+templates/exp.html) make a participant with Dallinger's JavaScript and lead on to the
+questionnaire, so a participant can click through in a browser. One extra route,
+GET /testbed/version, returns the image's EXPERIMENT_VERSION so tests can tell builds apart.
 """
 
 from pathlib import Path

@@ -7,9 +7,11 @@ against Caddy's own root certificate. The tests run in order and share the serve
 """
 
 import base64
+import csv
 import dataclasses
 import getpass
 import http.client
+import io
 import json
 import os
 import shutil
@@ -17,13 +19,18 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import element_to_be_clickable as clickable
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.ui import WebDriverWait
 
 from dlgr_ansible.build import CA_IN_CONTEXT
 from tests.integration.conftest import REPO, Researcher, assert_clean_failure, new_researcher
-from tests.testbed import experiment_image, forward, registry, service_images, targets
+from tests.testbed import browser, experiment_image, forward, registry, service_images, targets
 from tests.testbed.participant_load import WORKER_PREFIX, ParticipantLoad
 
 pytestmark = pytest.mark.e2e
@@ -639,6 +646,49 @@ def test_server_views(lab, server):
     assert logs.stdout.strip()
     changed = lab.run("set-dozzle-password", "--password", "new-dozzle-pass")
     assert changed.returncode == 0, changed.stderr
+
+
+def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, server, tmp_path):
+    """From the ad to the end in headless Chromium, as Dallinger's own bots do, with TLS
+    verified against the server's root; the participant and their answers are in the export."""
+    worker = "BROWSER1"
+    entry = (
+        f"https://{APP}.localhost/ad?recruiter=hotair&assignmentId=AB1&hitId=HB1"
+        f"&workerId={worker}&mode=debug"
+    )
+    with browser.chromium(targets.caddy_root(server).encode(), tmp_path) as driver:
+        try:
+            wait = WebDriverWait(driver, 60)
+            driver.get(entry)
+            wait.until(clickable(By.ID, "begin-button")).click()
+            wait.until(lambda d: len(d.window_handles) == 2)  # the experiment's own window
+            driver.switch_to.window(driver.window_handles[-1])
+            wait.until(clickable(By.ID, "consent")).click()
+            wait.until(clickable(By.ID, "begin")).click()
+            wait.until(clickable(By.ID, "finish")).click()  # once it is a participant
+            wait.until(clickable(By.ID, "submit-questionnaire"))
+            Select(driver.find_element(By.ID, "engagement")).select_by_value("7")
+            Select(driver.find_element(By.ID, "difficulty")).select_by_value("3")
+            driver.find_element(By.ID, "submit-questionnaire").click()
+            wait.until(lambda d: len(d.window_handles) == 1)  # it closes itself when done
+            driver.switch_to.window(driver.window_handles[0])
+            wait.until(lambda d: "/recruiter-exit" in d.current_url)
+        except Exception:
+            shot = tmp_path / "browser-failure.png"
+            driver.save_screenshot(str(shot))
+            print(f"screenshot of the failure: {shot} ({driver.current_url})", file=sys.stderr)
+            raise
+    result, report = lab.run_json("export", "--app", APP, "--no-scrub", "--output", str(tmp_path))
+    assert result.returncode == 0, report["errors"]
+    with zipfile.ZipFile(report["export"]["path"]) as exported:
+        participants = list(
+            csv.DictReader(io.StringIO(exported.read("data/participant.csv").decode()))
+        )
+        questions = list(csv.DictReader(io.StringIO(exported.read("data/question.csv").decode())))
+    (row,) = [row for row in participants if row["worker_id"] == worker]
+    assert row["status"] in ("submitted", "approved"), row
+    (answer,) = [q for q in questions if q["participant_id"] == row["id"]]
+    assert json.loads(answer["response"]) == {"engagement": "7", "difficulty": "3"}
 
 
 def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):

@@ -328,10 +328,14 @@ def exec_in(
     )
 
 
+def caddy_root(target: Target) -> str:
+    """The root certificate (PEM) of the target's Caddy CA (`tls internal`)."""
+    return exec_in(target, "cat", local_server.CADDY_ROOT, check=True).stdout
+
+
 def caddy_tls(target: Target) -> ssl.SSLContext:
     """Verified TLS trusting the target's Caddy CA (`tls internal`), as a browser that imported it."""
-    root = exec_in(target, "cat", local_server.CADDY_ROOT, check=True).stdout
-    return ssl.create_default_context(cadata=root)
+    return ssl.create_default_context(cadata=caddy_root(target))
 
 
 def ssh_argv(target: Target, user: str, key: Path) -> list[str]:

@@ -71,10 +71,16 @@ class FakeServer:
         self.uploads: dict[str, bytes] = {}
         self.drop_on = None  # a command start where the connection drops
 
-    def execute(self, command, sudoable=True):
+    def execute(self, command, sudoable=True, in_data=None):
         self.commands.append(command)
         if self.drop_on and command.startswith(self.drop_on):
             raise AnsibleConnectionFailure("Connection reset by peer")
+        if command.startswith("cat >"):  # an upload, piece by piece, as the SSH user
+            assert not sudoable
+            redirect, path = command.split()[1:]
+            before = self.uploads.get(path, b"") if redirect == ">>" else b""
+            self.uploads[path] = before + in_data
+            return {"rc": 0, "stdout": ""}
         if command.startswith("find "):
             listing = "".join(f"{line}\n" for line in self.listing)
             marks = "--dlgr-images--"
@@ -83,9 +89,6 @@ class FakeServer:
             assert not sudoable  # the upload goes in as the SSH user
             return {"rc": 0, "stdout": "/var/tmp/dlgr-image-AbC12345\n"}
         return {"rc": 0, "stdout": ""}
-
-    def put_file(self, local, remote):
-        self.uploads[remote] = Path(local).read_bytes()
 
 
 @pytest.fixture
@@ -109,7 +112,7 @@ def load_plugin(server: FakeServer, engine: FakeEngine, monkeypatch, **args):
     task = SimpleNamespace(
         args={"name": NAME, **args}, async_val=0, check_mode=False, action="docker_images_send"
     )
-    connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/fake"), put_file=server.put_file)
+    connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/fake"))
     action = action_loader.get("docker_images_send", task, connection, None, None, None, None)
     action._low_level_execute_command = server.execute
     return action
@@ -142,6 +145,7 @@ def test_the_missing_layers_are_sent_and_loaded_then_both_copies_removed(
     assert [command.split()[0] for command in server.commands] == [
         "find",
         "umask",
+        "cat",
         "loaded=$(docker",
         "rm",
     ]
@@ -262,6 +266,41 @@ def test_without_a_save_of_this_image_made_beforehand_the_plugin_saves_it(
     assert list(controller_tmp.iterdir()) == []
 
 
+def test_an_upload_goes_in_pieces_and_says_how_far_it_got(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, diff_ids = saved
+    server = FakeServer(tmp_path, listing=[line("sha256:base", diff_ids[:2])])
+    progress = tmp_path / "progress.json"
+    seen = []
+    execute = server.execute
+
+    def watching(command, sudoable=True, in_data=None):
+        if command.startswith("cat >") or command.startswith("loaded="):
+            seen.append(json.loads(progress.read_text()) if progress.exists() else None)
+        return execute(command, sudoable, in_data)
+
+    server.execute = watching
+    action = load_plugin(server, FakeEngine(path), monkeypatch, progress_file=str(progress))
+    plugin = sys.modules[type(action).__module__]
+    monkeypatch.setattr(plugin, "UPLOAD_CHUNK", 100)
+    monkeypatch.setattr(sys.modules["docker_images_delivery.progress"], "INTERVAL", 0)
+    result = action.run(task_vars={})
+    (upload,) = server.uploads.values()
+    total = result["sent_bytes"]
+    assert len(upload) == total > 200
+    pieces = [command for command in server.commands if command.startswith("cat ")]
+    assert len(pieces) == -(-total // 100)
+    assert pieces[0].startswith("cat > ")
+    assert pieces[1].startswith("cat >> ")
+    # Before each piece, where it had got to; then, before the load, "loading".
+    assert seen[0] == {"image": NAME, "step": "preparing", "done": 0, "total": 0}
+    assert [report["done"] for report in seen[1:-1]] == [*range(100, total, 100)]
+    assert {report["total"] for report in seen[1:-1]} == {total}
+    assert seen[-1] == {"image": NAME, "step": "loading", "done": 0, "total": 0}
+    assert not progress.exists()  # the send is over
+
+
 def test_the_cli_reads_the_plugins_result_layer_by_layer(
     saved, controller_tmp, tmp_path, monkeypatch
 ):
@@ -324,7 +363,7 @@ def test_a_failed_command_gives_its_own_words_not_ssh_s(
     path, _ = saved
     server = FakeServer(tmp_path)
 
-    def refuse(command, sudoable=True):
+    def refuse(command, sudoable=True, in_data=None):
         return {
             "rc": 1,
             "stdout": "Shared connection to 10.0.0.1 closed.\n",
@@ -345,7 +384,7 @@ def test_an_unreadable_answer_points_at_docker_on_the_server(
 ):
     path, _ = saved
     server = FakeServer(tmp_path)
-    server.execute = lambda command, sudoable=True: {"rc": 0, "stdout": "hello\n"}
+    server.execute = lambda command, sudoable=True, in_data=None: {"rc": 0, "stdout": "hello\n"}
     with pytest.raises(AnsibleActionFail, match="is Docker installed there"):
         run_plugin(server, FakeEngine(path), monkeypatch)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import shlex
 import shutil
 import sys
 import tarfile
@@ -36,16 +37,19 @@ if _PLUGIN_UTILS not in sys.path:
     sys.path.append(_PLUGIN_UTILS)
 
 from docker_images_delivery import local, server  # noqa: E402
+from docker_images_delivery.progress import ProgressFile  # noqa: E402
 
 # Ansible's SSH master closes after ControlPersist (60 s by default) without a session.
 # The server's deploy lock counts its holder as alive while that connection is, so a
 # long pack on the controller touches the server this often (see roles/dallinger_run).
 KEEPALIVE_SECONDS = 20
+# An upload goes in pieces of this size (each one held in memory, one SSH command).
+UPLOAD_CHUNK = 16 * 1024 * 1024
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
-    _VALID_ARGS = frozenset(("name", "upload_parent", "saved_dir"))
+    _VALID_ARGS = frozenset(("name", "upload_parent", "saved_dir", "progress_file"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -61,6 +65,10 @@ class ActionModule(ActionBase):
         saved_dir = self._task.args.get("saved_dir") or None
         if saved_dir is not None and not isinstance(saved_dir, str):
             raise AnsibleActionFail("saved_dir: a directory on the controller, or empty")
+        progress_file = self._task.args.get("progress_file") or None
+        if progress_file is not None and not isinstance(progress_file, str):
+            raise AnsibleActionFail("progress_file: a file on the controller, or empty")
+        self._progress = ProgressFile(progress_file, name)
         try:
             image = local.local_image(name)
         except local.LocalImageError as error:
@@ -82,10 +90,12 @@ class ActionModule(ActionBase):
         result["seconds"] = round(time.monotonic() - started, 3)
         return result
 
-    def _shell(self, command: str, doing: str, sudoable: bool = True) -> str:
+    def _shell(
+        self, command: str, doing: str, sudoable: bool = True, in_data: bytes | None = None
+    ) -> str:
         # Files are uploaded as the SSH user, so their directory is made without become.
         try:
-            answer = self._low_level_execute_command(command, sudoable=sudoable)
+            answer = self._low_level_execute_command(command, sudoable=sudoable, in_data=in_data)
         except AnsibleConnectionFailure as error:
             raise AnsibleActionFail(
                 f"{doing} on the server failed: the SSH connection dropped ({error}). No "
@@ -127,6 +137,7 @@ class ActionModule(ActionBase):
 
         def pack() -> None:
             try:
+                self._progress.report("preparing", final=True)
                 saved = local.presaved(saved_dir, image.image.id) if saved_dir else None
                 outcome["packed"] = (*local.pack(image, where, present, saved), saved is not None)
             except BaseException as error:  # raised again in the thread that waits
@@ -147,6 +158,29 @@ class ActionModule(ActionBase):
             raise outcome["error"]
         return outcome["packed"]
 
+    def _upload(self, packed: Path, upload: str, name: str, parent_pid: int) -> None:
+        """The archive in pieces of UPLOAD_CHUNK, each appended by one `cat` over the task's
+        own connection, so that the progress file can say how far it got."""
+        total = packed.stat().st_size
+        done = 0
+        with packed.open("rb") as archive:
+            while True:
+                chunk = archive.read(UPLOAD_CHUNK)
+                if not chunk and done:
+                    break
+                self._still_wanted(parent_pid)
+                redirect = ">>" if done else ">"
+                self._shell(
+                    f"cat {redirect} {shlex.quote(upload)}",
+                    f"Uploading {name} (nothing was loaded)",
+                    sudoable=False,
+                    in_data=chunk,
+                )
+                done += len(chunk)
+                self._progress.report("sending", done, total, final=done == total)
+                if not chunk:
+                    break
+
     def _send(self, image: local.LocalImage, name: str, parent: str, present, saved) -> dict:
         parent_pid = os.getppid()
         local_dir = tempfile.mkdtemp(prefix=server.UPLOAD_PREFIX)  # 0700
@@ -160,14 +194,9 @@ class ActionModule(ActionBase):
                 server.upload_dir_command(parent), "Making an upload directory", sudoable=False
             ).strip()
             upload = f"{remote_dir}/image.tar.gz"
+            self._upload(packed, upload, name, parent_pid)
             self._still_wanted(parent_pid)
-            try:
-                self._connection.put_file(str(packed), upload)
-            except AnsibleError as error:
-                raise AnsibleActionFail(
-                    f"Uploading {name} failed, nothing was loaded: {error}"
-                ) from error
-            self._still_wanted(parent_pid)
+            self._progress.report("loading", final=True)
             self._shell(server.load_command(upload, name), f"Loading {name}")
             sent = [layer for layer in layers if layer.sent]
             return {
@@ -182,6 +211,7 @@ class ActionModule(ActionBase):
         except (OSError, ValueError, KeyError, tarfile.TarError) as error:
             raise AnsibleActionFail(f"Sending {name} failed: {error}") from error
         finally:
+            self._progress.clear()
             shutil.rmtree(local_dir, ignore_errors=True)
             if server.is_upload_dir(remote_dir, parent):
                 # When the connection is gone, the next run removes old uploads.

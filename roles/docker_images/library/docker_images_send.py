@@ -14,7 +14,8 @@ description:
   - Does nothing when the server has this build under O(name). When it has the build under
     another name, only names it. Otherwise saves the image from the controller's Docker
     engine, cuts the archive down to the layers the server lacks (by chain ID, gzip'd),
-    uploads it into a private directory under O(upload_parent), runs C(docker load) and
+    uploads it (in pieces of 16 MiB, each appended by C(cat)) into a private directory
+    under O(upload_parent), runs C(docker load) and
     names the image only once the load succeeded.
   - Servers with the containerd image store get the whole image; a build counts as already
     there when its ID, or its creation time, layers and settings match.
@@ -40,6 +41,15 @@ options:
         (C(<image id>.tar)) or on its way (C(<image id>.tar.part), renamed when complete).
         Such a save is waited for and used instead of a new one. Without it, the plugin
         saves the image itself. The dlgr-ansible CLI saves there while the playbook starts.
+    type: str
+    default: ""
+  progress_file:
+    description:
+      - File on the controller where the plugin says how far it got while it sends, replaced
+        whole at each report and removed at the end, as JSON
+        C({"image", "step", "done", "total"}); C(step) is
+        C(preparing), C(sending) (C(done) of C(total) bytes) or C(loading). The
+        dlgr-ansible CLI draws a progress bar from it. Empty for none.
     type: str
     default: ""
 notes:
