@@ -660,13 +660,13 @@ def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, serv
         try:
             wait = WebDriverWait(driver, 60)
             driver.get(entry)
-            wait.until(clickable(By.ID, "begin-button")).click()
+            wait.until(clickable((By.ID, "begin-button"))).click()
             wait.until(lambda d: len(d.window_handles) == 2)  # the experiment's own window
             driver.switch_to.window(driver.window_handles[-1])
-            wait.until(clickable(By.ID, "consent")).click()
-            wait.until(clickable(By.ID, "begin")).click()
-            wait.until(clickable(By.ID, "finish")).click()  # once it is a participant
-            wait.until(clickable(By.ID, "submit-questionnaire"))
+            wait.until(clickable((By.ID, "consent"))).click()
+            wait.until(clickable((By.ID, "begin"))).click()
+            wait.until(clickable((By.ID, "finish"))).click()  # once it is a participant
+            wait.until(clickable((By.ID, "submit-questionnaire")))
             Select(driver.find_element(By.ID, "engagement")).select_by_value("7")
             Select(driver.find_element(By.ID, "difficulty")).select_by_value("3")
             driver.find_element(By.ID, "submit-questionnaire").click()
