@@ -677,6 +677,7 @@ def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, serv
             shot = tmp_path / "browser-failure.png"
             driver.save_screenshot(str(shot))
             print(f"screenshot of the failure: {shot} ({driver.current_url})", file=sys.stderr)
+            print(lab.run("logs", "--app", APP, "--tail", "40").stdout, file=sys.stderr)
             raise
     result, report = lab.run_json("export", "--app", APP, "--no-scrub", "--output", str(tmp_path))
     assert result.returncode == 0, report["errors"]

@@ -99,6 +99,7 @@ def taken(testbed, ssh_key, tmp_path_factory):
             tls="internal",
             docker_engine_source="distribution",
             docker_postgresql_image=service_images.POSTGRES_IMAGE,
+            docker_dozzle_image=service_images.DOZZLE_IMAGE,  # ours is newer than Dallinger's
             docker_redis_image=service_images.REDIS_IMAGE,
             docker_pgbouncer_image=service_images.PGBOUNCER_IMAGE,
         )
