@@ -379,6 +379,27 @@ def test_a_failed_command_gives_its_own_words_not_ssh_s(
     )
 
 
+def test_a_full_disk_during_the_upload_says_nothing_was_loaded(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    path, _ = saved
+    server = FakeServer(tmp_path)
+    execute = server.execute
+
+    def full(command, sudoable=True, in_data=None):
+        if command.startswith("cat >"):
+            return {"rc": 1, "stdout": "", "stderr": "cat: write error: No space left on device\n"}
+        return execute(command, sudoable, in_data)
+
+    server.execute = full
+    with pytest.raises(AnsibleActionFail) as failure:
+        run_plugin(server, FakeEngine(path), monkeypatch)
+    assert str(failure.value) == (
+        f"Uploading {NAME} failed, nothing was loaded: cat: write error: No space left on device"
+    )
+    assert server.commands[-1] == "rm -rf /var/tmp/dlgr-image-AbC12345"
+
+
 def test_an_unreadable_answer_points_at_docker_on_the_server(
     saved, controller_tmp, tmp_path, monkeypatch
 ):

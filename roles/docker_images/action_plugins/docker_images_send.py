@@ -91,7 +91,12 @@ class ActionModule(ActionBase):
         return result
 
     def _shell(
-        self, command: str, doing: str, sudoable: bool = True, in_data: bytes | None = None
+        self,
+        command: str,
+        doing: str,
+        sudoable: bool = True,
+        in_data: bytes | None = None,
+        failed: str = "on the server failed",
     ) -> str:
         # Files are uploaded as the SSH user, so their directory is made without become.
         try:
@@ -109,7 +114,7 @@ class ActionModule(ActionBase):
                 for line in output.splitlines()
                 if line.strip() and not line.startswith("Shared connection to")
             )
-            raise AnsibleActionFail(f"{doing} on the server failed: {detail or 'no message'}")
+            raise AnsibleActionFail(f"{doing} {failed}: {detail or 'no message'}")
         return answer.get("stdout") or ""
 
     def _inspect_server(self, name: str, parent: str) -> server.ServerImages:
@@ -172,9 +177,10 @@ class ActionModule(ActionBase):
                 redirect = ">>" if done else ">"
                 self._shell(
                     f"cat {redirect} {shlex.quote(upload)}",
-                    f"Uploading {name} (nothing was loaded)",
+                    f"Uploading {name}",
                     sudoable=False,
                     in_data=chunk,
+                    failed="failed, nothing was loaded",
                 )
                 done += len(chunk)
                 self._progress.report("sending", done, total, final=done == total)
