@@ -4,16 +4,14 @@ import getpass
 import ipaddress
 import secrets
 import socket
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dlgr_ansible import server_settings, service_images, validate
+from dlgr_ansible import seed_archive, server_settings, service_images, validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
-from dlgr_ansible.export import TABLES
 from dlgr_ansible.images import ImageLookup, locally_available
 from dlgr_ansible.local_secrets import LocalPassword
 
@@ -60,30 +58,14 @@ class Deployment:
 
 
 def choose_name(app_name: str | None, archive: Path | None) -> str:
-    """--app, else the experiment id of the archive, else a new dlgr-xxxxxxxx."""
+    """--app, else the experiment id of the archive, else a new dlgr-xxxxxxxx. An archive
+    is checked either way."""
+    from_archive = seed_archive.experiment_id(archive) if archive else None
     if app_name:
         return validate.app_name(app_name)
-    if archive:
-        return validate.app_name(archive_experiment_id(archive))
+    if from_archive is not None:
+        return validate.app_name(from_archive)
     return f"dlgr-{secrets.token_hex(4)}"
-
-
-def archive_experiment_id(archive: Path) -> str:
-    """Checks that `archive` is an export zip and returns its experiment id."""
-    try:
-        with zipfile.ZipFile(archive) as handle:
-            names = set(handle.namelist())
-            missing = [t for t in TABLES if f"data/{t}.csv" not in names]
-            if "experiment_id.md" not in names or missing:
-                raise DlgrError(
-                    f"{archive} is not an export of a Dallinger app: it lacks "
-                    f"{'experiment_id.md' if 'experiment_id.md' not in names else ''}"
-                    f"{' '.join(f'data/{t}.csv' for t in missing)}. Use a zip made by "
-                    "`dlgr-ansible export` or `dallinger export`."
-                )
-            return handle.read("experiment_id.md").decode("utf-8").strip()
-    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise DlgrError(f"{archive} is not a readable zip file ({exc}).") from exc
 
 
 def resolve_dns_host(dns_host: str | None, config: Config, server_host: str) -> str:
@@ -133,11 +115,9 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def app_environment(
-    config: Config, mode: str, image: str, dashboard: tuple[str, str | None]
-) -> dict:
-    """The app's environment: every config key (as Dallinger passes them) plus its own;
-    without a dashboard password, the app keeps the one it has."""
+def app_environment(config: Config, mode: str, image: str, dashboard_user: str) -> dict:
+    """The app's environment: every config key (as Dallinger passes them) plus its own,
+    but the dashboard password, which the caller adds (else the app keeps its own)."""
     environment = {}
     for key, value in config.values.items():
         if key in NOT_FOR_THE_APP:
@@ -148,11 +128,9 @@ def app_environment(
             environment[key.upper()] = environment.pop(key)
     if "aws_region" in environment:
         environment["AWS_DEFAULT_REGION"] = environment["aws_region"]
-    if dashboard[1] is not None:
-        environment["dashboard_password"] = dashboard[1]
     environment.update(
         mode=mode,
-        dashboard_user=dashboard[0],
+        dashboard_user=dashboard_user,
         ADMIN_USER="admin",
         CREATOR=f"{getpass.getuser()}@{socket.gethostname()}",
         docker_image_name=image,
@@ -195,7 +173,20 @@ def plan_deployment(
     domain = resolve_dns_host(dns_host, config, server_address or server_host)
     tls = tls or config.get("tls") or default_tls(domain)
     validate.tls(tls)
+    # Every value is checked before a dashboard password is made and saved for the app.
+    workers = validate.whole_number("num_dynos_worker", config.get("num_dynos_worker"), 1, 0)
+    cpu_shares = validate.whole_number(
+        "docker_worker_cpu_shares", config.get("docker_worker_cpu_shares"), 1024, 2
+    )
+    clock = validate.flag("clock_on", config.get("clock_on"))
+    acme_email = config.acme_email()
     user = config.get("dashboard_user") or "admin"
+    environment = app_environment(config, mode, image, user)
+    service_images = {
+        variable: validate.image(config.get(key))
+        for key, variable in IMAGE_KEYS.items()
+        if config.get(key)
+    }
     configured = config.get("dashboard_password")
     # An update from a machine that has no password saved for the app (deployed from
     # another machine, or by `dallinger docker-ssh`) keeps the one the app has.
@@ -204,31 +195,27 @@ def plan_deployment(
         None if configured or keep else LocalPassword.for_server(server_host, f"{name}-dashboard")
     )
     password = configured or (dashboard.value if dashboard else None)
+    if password is not None:
+        environment["dashboard_password"] = password
     variables = {
         "dallinger_app_name": name,
         "dallinger_app_expect": "existing" if update else "new",
         "dallinger_app_image": image,
         "dallinger_app_dns_host": domain,
         "dallinger_app_tls": tls,
-        "dallinger_app_acme_email": config.acme_email(),
-        "dallinger_app_environment": app_environment(config, mode, image, (user, password)),
+        "dallinger_app_acme_email": acme_email,
+        "dallinger_app_environment": environment,
         "dallinger_app_environment_kept": ["dashboard_password"] if keep else [],
-        "dallinger_app_workers": validate.whole_number(
-            "num_dynos_worker", config.get("num_dynos_worker"), 1, 0
-        ),
-        "dallinger_app_worker_cpu_shares": validate.whole_number(
-            "docker_worker_cpu_shares", config.get("docker_worker_cpu_shares"), 1024, 2
-        ),
-        "dallinger_app_clock": validate.flag("clock_on", config.get("clock_on")),
+        "dallinger_app_workers": workers,
+        "dallinger_app_worker_cpu_shares": cpu_shares,
+        "dallinger_app_clock": clock,
         "dallinger_app_volumes": [
             v.strip() for v in (config.get("docker_volumes") or "").split(",") if v.strip()
         ],
         "dallinger_app_archive": str(archive_path or ""),
         "dallinger_app_https_port": https_port,
+        **service_images,
     }
-    for key, variable in IMAGE_KEYS.items():
-        if config.get(key):
-            variables[variable] = validate.image(config.get(key))
     plan = Deployment(
         name=name,
         server=server_host,

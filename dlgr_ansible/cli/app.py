@@ -164,10 +164,26 @@ keep_artifacts_option = click.option(
 # Options shared by every command that runs a playbook.
 playbook_options = options(verbose_option(), json_option, keep_artifacts_option)
 
+
+def not_empty(ctx: click.Context, param: click.Parameter, value):
+    """An option given as "" (an unset shell variable, say) is refused: leaving it out
+    means something else (one made up, a saved one, the config's)."""
+    if value is not None and not str(value).strip():
+        raise click.BadParameter("is empty; give a value or leave the option out.")
+    return value
+
+
 server_option = click.option(
-    "--server", help="Saved server to use; may be omitted when only one is saved."
+    "--server",
+    callback=not_empty,
+    help="Saved server to use; may be omitted when only one is saved.",
 )
-app_option = click.option("--app", "app_name", help="App name (a DNS label, e.g. 'stroop-pilot').")
+app_option = click.option(
+    "--app",
+    "app_name",
+    callback=not_empty,
+    help="App name (a DNS label, e.g. 'stroop-pilot').",
+)
 docker_source_option = click.option(
     "--docker-source",
     type=click.Choice(validate.DOCKER_SOURCES),

@@ -10,6 +10,7 @@ from dlgr_ansible.cli.app import (
     App,
     app_option,
     config_option,
+    not_empty,
     options,
     pass_app,
     playbook_options,
@@ -48,8 +49,12 @@ def ask_registry_password() -> str:
 def _deploy_command(name: str, mode: str) -> click.Command:
     @click.command(name)
     @app_option
-    @click.option("--image", help="Docker image of the experiment.")
-    @click.option("--dns-host", help="Domain whose subdomains point at the server, or 'nip.io'.")
+    @click.option("--image", callback=not_empty, help="Docker image of the experiment.")
+    @click.option(
+        "--dns-host",
+        callback=not_empty,
+        help="Domain whose subdomains point at the server, or 'nip.io'.",
+    )
     @click.option(
         "--tls",
         type=click.Choice(validate.TLS_MODES),

@@ -9,6 +9,7 @@ from dlgr_ansible.cli.app import (
     App,
     config_option,
     docker_source_option,
+    not_empty,
     pass_app,
     playbook_options,
     server_option,
@@ -146,6 +147,7 @@ def inventory(app: App, output, server):
 @server_option
 @click.option(
     "--dns-host",
+    callback=not_empty,
     help="Domain whose subdomains point at the server (enables /health-check and logs.<domain>).",
 )
 @click.option(

@@ -55,12 +55,9 @@ def test_names_come_from_the_option_the_archive_or_are_made(home):
         deploy.choose_name("Bad_Name", None)
 
 
-def test_an_archive_must_be_a_dallinger_export(home):
+def test_an_archive_is_checked_even_when_the_app_is_named(home):
     with pytest.raises(DlgrError, match="lacks"):
-        deploy.archive_experiment_id(make_zip(home / "a.zip", tables=["info"]))
-    (home / "b.zip").write_text("not a zip")
-    with pytest.raises(DlgrError, match="not a readable zip"):
-        deploy.archive_experiment_id(home / "b.zip")
+        deploy.choose_name("exp1", make_zip(home / "a.zip", tables=["info"]))
 
 
 def test_dns_host_choices():
@@ -88,7 +85,7 @@ def test_environment_is_the_config_without_server_settings():
             "aws_region": "eu-west-1",
         }
     )
-    env = deploy.app_environment(config, "live", "lab/exp:1", ("admin", "pw"))
+    env = deploy.app_environment(config, "live", "lab/exp:1", "admin")
     assert "server_pem" not in env
     assert "docker_caddy_image" not in env
     assert "host" not in env
@@ -96,7 +93,8 @@ def test_environment_is_the_config_without_server_settings():
     assert env["AWS_ACCESS_KEY_ID"] == "AK"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert env["mode"] == "live"
-    assert env["dashboard_password"] == "pw"
+    assert env["dashboard_user"] == "admin"
+    assert "dashboard_password" not in env  # the plan adds it, once every value is checked
     assert env["docker_image_name"] == "lab/exp:1"
 
 
