@@ -173,7 +173,6 @@ def plan_deployment(
     domain = resolve_dns_host(dns_host, config, server_address or server_host)
     tls = tls or config.get("tls") or default_tls(domain)
     validate.tls(tls)
-    # Every value is checked before a dashboard password is made and saved for the app.
     workers = validate.whole_number("num_dynos_worker", config.get("num_dynos_worker"), 1, 0)
     cpu_shares = validate.whole_number(
         "docker_worker_cpu_shares", config.get("docker_worker_cpu_shares"), 1024, 2

@@ -29,7 +29,10 @@ def read_or_create(host: str, name: str) -> str:
 
 def write(host: str, name: str, value: str) -> Path:
     """Store `value` under `name`, replacing what was there."""
-    path = secret_path(host, name)
+    return _write(secret_path(host, name), value)
+
+
+def _write(path: Path, value: str) -> Path:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_atomically(path, value + "\n", 0o600)
     return path
@@ -49,6 +52,14 @@ class LocalPassword:
 
     @classmethod
     def for_server(cls, host: str, name: str) -> "LocalPassword":
+        """The stored password, or a new one that `store` keeps once every input of the
+        run is checked (a refused command leaves nothing behind)."""
         path = secret_path(host, name)
-        new = not path.exists()
-        return cls(read_or_create(host, name), path, new)
+        if path.is_file():
+            return cls(path.read_text(encoding="utf-8").strip(), path, False)
+        return cls(secrets.token_urlsafe(12), path, True)
+
+    def store(self) -> None:
+        """Keeps a new password, before the run that sets it."""
+        if self.new and not self.saved_in.is_file():
+            _write(self.saved_in, self.value)

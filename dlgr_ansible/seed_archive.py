@@ -6,13 +6,15 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import TABLES
 
-# Column names as PostgreSQL's COPY ... CSV HEADER writes them for Dallinger's tables.
-_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
+# A column name as COPY ... CSV HEADER writes it: any text but control characters (an
+# experiment's own columns may be mixed case, or not ASCII).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A header row is short; a first line longer than this is data, or not a CSV.
 _HEADER_BYTES = 64 * 1024
 _HOW = "Use a zip made by `dlgr-ansible export` or `dallinger export`."
@@ -34,10 +36,22 @@ def experiment_id(archive: Path) -> str:
                     f"{archive} is not an export of a Dallinger app: it lacks "
                     f"{' '.join(missing)}. {_HOW}"
                 )
+            damaged = handle.testzip()
+            if damaged:
+                raise DlgrError(f"{archive} is damaged: {damaged} does not read back. {_HOW}")
             for table in TABLES:
                 _has_header(archive, handle, f"data/{table}.csv")
             return handle.read("experiment_id.md").decode("utf-8").strip()
-    except (zipfile.BadZipFile, UnicodeDecodeError, OSError, EOFError) as exc:
+    # Encrypted members and unknown compression raise RuntimeError, NotImplementedError.
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        UnicodeDecodeError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
         raise DlgrError(f"{archive} is not a readable zip file ({exc}). {_HOW}") from exc
 
 
@@ -55,7 +69,11 @@ def _has_header(archive: Path, handle: zipfile.ZipFile, name: str) -> None:
     with handle.open(name) as member:
         first = member.readline(_HEADER_BYTES).decode("utf-8-sig")
     columns = next(csv.reader(io.StringIO(first)), [])
-    if "id" not in columns or not all(_COLUMN.match(column) for column in columns):
+    if (
+        "id" not in columns
+        or len(set(columns)) != len(columns)
+        or not all(column and not _CONTROL.search(column) for column in columns)
+    ):
         raise DlgrError(
             f"{name} in {archive} does not start with a header row of column names "
             f"(found {first.strip()[:60]!r}). {_HOW}"

@@ -8,6 +8,7 @@ import click
 from dlgr_ansible.cli.app import (
     App,
     app_option,
+    not_empty,
     on_terminal,
     pass_app,
     playbook_options,
@@ -126,7 +127,7 @@ def db_connections(app: App, server):
 
 @click.command()
 @server_option
-@click.option("--app", "app_name", help="Only the runs about this app.")
+@click.option("--app", "app_name", callback=not_empty, help="Only the runs about this app.")
 @click.option(
     "--last",
     type=int,

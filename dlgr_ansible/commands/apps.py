@@ -90,6 +90,8 @@ def deploy(
     variables |= plan.variables | login_variables
     if health_timeout is not None:
         variables["dallinger_app_health_timeout"] = health_timeout
+    if plan.dashboard:
+        plan.dashboard.store()
     verb = "Updating" if update else "Deploying"
     command = ("deploy" if mode == "live" else "sandbox") + (" --update" if update else "")
     ran = session.run(

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from dlgr_ansible import validate
 from dlgr_ansible.cli import cli
 from dlgr_ansible.export import TABLES
 from dlgr_ansible.validate import FALSE_WORDS, TRUE_WORDS
@@ -83,18 +84,30 @@ TYPED_VALUES = st.one_of(
         st.one_of(spoiled("0123456789", NOT_IN_NUMBERS), st.just("-3")),
     ),
     st.tuples(
+        st.just("docker_engine_source"),
+        TEXT.filter(lambda s: s.strip() and s not in validate.DOCKER_SOURCES),
+    ),
+    st.tuples(
         st.just("clock_on"),
         TEXT.filter(lambda s: s.strip().lower() not in TRUE_WORDS | FALSE_WORDS),
     ),
     # Empty means "the default", as in Dallinger's config.
     st.tuples(
-        st.sampled_from(["docker_redis_image", "docker_pgbouncer_image"]),
+        st.sampled_from(["docker_redis_image", "docker_pgbouncer_image", "docker_caddy_image"]),
         IMAGES.filter(bool),
     ),
     st.tuples(
         st.sampled_from(["recruiter", "title"]), st.builds(lambda a, b: f"{a}\r{b}", TEXT, TEXT)
     ),
 )
+
+
+def _app_name_ok(text: str) -> bool:
+    try:
+        validate.app_name(text)
+    except validate.ValidationError:
+        return False
+    return True
 
 
 def archive_bytes(kind: str, detail: str) -> bytes:
@@ -119,7 +132,8 @@ ARCHIVES = st.tuples(
     st.sampled_from(
         ["not a zip", "no experiment id", "missing table", "no header", "zip slip", "bad id"]
     ),
-    st.one_of(APP_NAMES, TEXT),
+    # As the id of a zip deployed without --app, a value must not be a valid app name.
+    st.one_of(APP_NAMES, TEXT).filter(lambda text: not _app_name_ok(text.strip())),
 )
 
 

@@ -226,3 +226,12 @@ def test_deploy_without_an_image_builds_only_an_experiment_directory(
     monkeypatch.setitem(sys.modules, "dallinger", None)  # as without the extra
     result = invoke("sandbox", "--app", "a1", "--dns-host", "localhost")
     assert_clean_error(result, text)
+
+
+def test_a_deploy_refused_after_planning_leaves_no_dashboard_password(home):
+    """Let's Encrypt without a contact address is found after the plan: still nothing saved."""
+    write_key(home)
+    _saved_server(home)
+    result = invoke("deploy", "--app", "a1", "--image", "lab/exp:1", "--dns-host", "example.org")
+    assert_clean_error(result, "contact_email_on_error")
+    assert not (home / ".dallinger" / "dlgr-ansible").exists()

@@ -2,6 +2,7 @@
 whose `execute` answers like ansible-runner would, with fake DNS and Docker lookups."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -206,6 +207,9 @@ def test_deploy_plans_runs_and_reports_the_app(home):
     assert "dallinger_app_health_timeout" not in run.variables  # the role's default
     document = report.to_json()
     assert document["app"]["dashboard_password"]  # new, so shown once
+    # Kept on this machine before the run that sets it.
+    saved = Path(document["app"]["dashboard_password_file"]).read_text().strip()
+    assert saved == document["app"]["dashboard_password"]
     assert document["dozzle"]["password"] == dozzle.read_saved(HOST)
     assert set(document) >= {"hosts", "ok", "dlgr_app", "dlgr_servers", "app", "dozzle"}
     # No build here, and the fake run starts at once: no "build", no "start".

@@ -107,6 +107,8 @@ def test_plan_maps_config_onto_role_variables(home):
     assert variables["dallinger_app_volumes"] == ["/a:/b", "/c:/d"]
     assert planned.url == "https://exp1.example.org/"
     assert planned.dashboard.new
+    assert not planned.dashboard.saved_in.exists()  # kept only once the run starts
+    planned.dashboard.store()
     assert planned.dashboard.saved_in.stat().st_mode & 0o777 == 0o600
     assert plan(update=True).variables["dallinger_app_expect"] == "existing"
     assert not plan(update=True).dashboard.new  # the same password again (saved above)
@@ -147,7 +149,8 @@ def test_an_update_from_a_machine_without_the_password_keeps_the_apps(home):
     assert chosen.variables["dallinger_app_environment_kept"] == []
     first = plan()
     assert first.variables["dallinger_app_environment_kept"] == []
-    again = plan(update=True)  # saved here by the first deploy
+    first.dashboard.store()  # as the first deploy's run does
+    again = plan(update=True)
     assert again.dashboard.value == first.dashboard.value
     assert again.variables["dallinger_app_environment_kept"] == []
 
@@ -209,6 +212,7 @@ def test_a_name_that_does_not_resolve_stops_the_deploy_with_advice(home):
 def test_the_dashboard_password_is_shown_when_the_app_is_created(home):
     first = plan()
     assert "dashboard_password" in deploy.app_report(first, {"created": False})
+    first.dashboard.store()
     # A retry after a failed first deploy: the password file exists, the app is new.
     retry = plan()
     assert not retry.dashboard.new
