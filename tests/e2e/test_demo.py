@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from dlgr_ansible import server_settings
 from tests.integration.conftest import BIN_DIR, REPO
 from tests.testbed import targets
 
@@ -80,6 +81,7 @@ def test_demo_serves_the_sample_experiment_then_tears_down(newcomer):
     assert f"server_pem = {key}" in (home / ".dallingerconfig").read_text()
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     saved = json.loads((home / ".dallinger" / "docker-ssh" / "hosts" / "local").read_text())
+    settings = {key: saved.pop(key) for key in list(saved) if key in server_settings.BY_KEY}
     assert saved == {
         "host": "local",
         "user": "dallinger",
@@ -87,6 +89,10 @@ def test_demo_serves_the_sample_experiment_then_tears_down(newcomer):
         "https_port": int(env["DLGR_LOCAL_HTTPS_PORT"]),
         "address": "localhost",
     }
+    # Offline, the stand-ins are settings of the server, kept out of Dallinger's files.
+    assert settings == {} or settings["docker_caddy_image"] == "dlgr-ansible/caddy:2"
+    dallinger_config = (home / ".dallingerconfig").read_text()
+    assert not any(f"{key} =" in dallinger_config for key in server_settings.BY_KEY)
     known_as = f"[localhost]:{env['DLGR_LOCAL_SSH_PORT']}"
     assert known_as in (home / ".ssh" / "known_hosts").read_text()
 
