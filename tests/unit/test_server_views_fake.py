@@ -225,22 +225,28 @@ def test_logs_commands():
 def test_logs_follow_command_runs_in_a_shell(tmp_path):
     """The follow command, as the remote login shell gets it, checks the app first."""
     remote = shlex.join(app_logs.logs_follow_command("demo1", "web", 2))
-    missing = subprocess.run(["sh", "-c", remote], cwd=tmp_path, check=False)
+    echoed = run_as_the_remote_shell(tmp_path, remote)
+    assert echoed == app_logs.logs_command("demo1", "web", 2, True)[1:]
+
+
+def run_as_the_remote_shell(home, remote: str) -> list[str]:
+    """`remote` in sh in `home`: first with no app (it must say so by its exit code), then
+    with app demo1 and a fake docker that prints its arguments, one per line."""
+    missing = subprocess.run(["sh", "-c", remote], cwd=home, check=False)
     assert missing.returncode == app_logs.APP_MISSING_EXIT
-    (tmp_path / "dallinger" / "demo1").mkdir(parents=True)
-    (tmp_path / "dallinger" / "demo1" / "docker-compose.yml").write_text("name: demo1\n")
-    fake_bin = tmp_path / "bin"
+    (home / "dallinger" / "demo1").mkdir(parents=True)
+    (home / "dallinger" / "demo1" / "docker-compose.yml").write_text("name: demo1\n")
+    fake_bin = home / "bin"
     fake_bin.mkdir()
-    (fake_bin / "docker").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')  # a fake docker
+    (fake_bin / "docker").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
     (fake_bin / "docker").chmod(0o755)
-    echoed = subprocess.run(
+    return subprocess.run(
         ["sh", "-c", f"PATH={fake_bin}:$PATH; {remote}"],
-        cwd=tmp_path,
+        cwd=home,
         capture_output=True,
         text=True,
         check=True,
-    )
-    assert echoed.stdout.splitlines() == app_logs.logs_command("demo1", "web", 2, True)[1:]
+    ).stdout.splitlines()
 
 
 @pytest.mark.parametrize(
@@ -254,21 +260,7 @@ def test_shell_commands_reach_docker_compose_word_for_word(tmp_path, command, tt
     """As the remote login shell gets it: the app is checked, then compose exec gets each
     word as one argument (with a fake docker that prints its arguments)."""
     remote = shlex.join(app_logs.shell_command("demo1", "worker_1", command, tty))
-    missing = subprocess.run(["sh", "-c", remote], cwd=tmp_path, check=False)
-    assert missing.returncode == app_logs.APP_MISSING_EXIT
-    (tmp_path / "dallinger" / "demo1").mkdir(parents=True)
-    (tmp_path / "dallinger" / "demo1" / "docker-compose.yml").write_text("name: demo1\n")
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    (fake_bin / "docker").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
-    (fake_bin / "docker").chmod(0o755)
-    echoed = subprocess.run(
-        ["sh", "-c", f"PATH={fake_bin}:$PATH; {remote}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    echoed = run_as_the_remote_shell(tmp_path, remote)
     assert echoed[:3] == ["compose", "-f", "dallinger/demo1/docker-compose.yml"]
     assert echoed[3 : 3 + len(expected)] == expected
 
