@@ -133,6 +133,18 @@ def forget_load(server, app: str = APP) -> None:
     sql(server, app, query)
 
 
+def serving_throughout(server, what: str, command):
+    """`command()` (a run returning its result and report) while participants keep
+    arriving: it succeeds and none of their requests fails. Returns its report and the load."""
+    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
+        result, report = command()
+    assert result.returncode == 0, (result.stderr[-4000:], report.get("errors"))
+    print(f"participant requests failed during the {what}: {load.summary()}", file=sys.stderr)
+    assert load.failed == 0, load.summary()
+    forget_load(server)
+    return report, load
+
+
 def container_env(server, app: str, name: str) -> str:
     return on_server(
         server,
@@ -226,13 +238,10 @@ def test_deploy_again_without_update_stops_and_changes_nothing(lab, server, imag
 
 def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
     """Participants keep arriving throughout: the new web serves before the old one stops."""
-    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
-        result, report = deploy(lab, "--app", APP, "--image", images[1], "--update")
-    assert result.returncode == 0, result.stderr
-    print(f"participant requests failed during the update: {load.summary()}", file=sys.stderr)
+    report, load = serving_throughout(
+        server, "update", lambda: deploy(lab, "--app", APP, "--image", images[1], "--update")
+    )
     assert load.total > 50, load.summary()
-    assert load.failed == 0, load.summary()
-    forget_load(server)
     assert report["app"]["created"] is False
     assert not report["app"]["recruitment_msg"]  # no second /launch
     assert "dashboard_password" not in report["app"]  # shown once only
@@ -291,12 +300,9 @@ def test_rollback_returns_to_the_previous_release_while_participants_are_served(
     assert listed.returncode == 0, report["errors"]
     kept = report["releases"]
     assert [(r["image"], r["current"]) for r in kept] == [(images[0], False), (images[1], True)]
-    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
-        result, report = lab.run_json("rollback", "--app", APP)
-    assert result.returncode == 0, report["errors"]
-    print(f"participant requests failed during the rollback: {load.summary()}", file=sys.stderr)
-    assert load.failed == 0, load.summary()
-    forget_load(server)
+    report, _ = serving_throughout(
+        server, "rollback", lambda: lab.run_json("rollback", "--app", APP)
+    )
     back = {"app": APP, "release": kept[0]["id"], "image": images[0]}
     assert report["dlgr_rollback"][server.address] == back
     status, body = https(server, f"{APP}.localhost", "/testbed/version")
@@ -315,12 +321,7 @@ def test_restart_serves_throughout_and_shell_runs_in_the_container(lab, server, 
     """What PsyNet's SSH docs have researchers do by hand (`docker compose restart web
     worker clock`, `docker compose exec web bash`), as commands."""
     before = on_server(server, f"docker inspect -f '{{{{.Id}}}}' {web(APP)} {APP}-worker_1-1")
-    with ParticipantLoad(f"{APP}.localhost", targets.caddy_tls(server), rate=10) as load:
-        result, report = lab.run_json("restart", "--app", APP)
-    assert result.returncode == 0, report["errors"]
-    print(f"participant requests failed during the restart: {load.summary()}", file=sys.stderr)
-    assert load.failed == 0, load.summary()
-    forget_load(server)
+    report, _ = serving_throughout(server, "restart", lambda: lab.run_json("restart", "--app", APP))
     assert report["dlgr_restart"][server.address] == {"app": APP, "services": ["web", "worker_1"]}
     web_id, worker_id = before.split()
     after = on_server(
