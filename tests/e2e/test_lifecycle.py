@@ -693,6 +693,43 @@ def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, serv
     assert json.loads(answer["response"]) == {"engagement": "7", "difficulty": "3"}
 
 
+def answers(server, app: str) -> bool:
+    """The app answers a request that reads its database (Dallinger's /summary)."""
+    try:
+        status, body = https(server, f"{app}.localhost", "/summary")
+        return status == 200 and json.loads(body)["status"] == "success"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def test_a_rebooted_server_serves_every_app_again_with_its_data(lab, server):
+    """A reboot, as a real one (systemd stops everything, /run is emptied, every process
+    starts again): Docker, the shared stack and every app come back by themselves, with
+    their participants, and nobody runs the tool."""
+    apps = (APP, OTHER, SEEDED, PRIVATE, BUILT)
+    assert all(answers(server, app) for app in apps)
+    rows = {app: sql(server, app, "select count(*) from participant") for app in apps}
+    started = time.monotonic()
+    # The target's STOPSIGNAL is systemd's own (SIGRTMIN+3): a clean shutdown.
+    done = subprocess.run(["docker", "restart", "--timeout=60", server.container], check=False)
+    assert done.returncode == 0
+    waiting, back = set(apps), {}
+    while waiting and time.monotonic() - started < 300:
+        for app in sorted(waiting):
+            if answers(server, app):
+                back[app] = round(time.monotonic() - started, 1)
+                waiting.discard(app)
+        time.sleep(1)
+    print(f"after the reboot, each app served again after (s): {back}", file=sys.stderr)
+    assert not waiting, f"not serving 300 s after the reboot: {sorted(waiting)}"
+    assert {app: sql(server, app, "select count(*) from participant") for app in apps} == rows
+    stack = on_server(
+        server, "docker compose -p dallinger ps --all --format '{{.Service}} {{.State}}'"
+    )
+    assert {line.split()[0] for line in stack.splitlines()} >= {"httpserver", "postgresql"}, stack
+    assert all(line.split()[1] == "running" for line in stack.splitlines()), stack
+
+
 def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
     refused = lab.run("destroy", "--app", APP)
     assert refused.returncode != 0
