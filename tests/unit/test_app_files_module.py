@@ -94,7 +94,8 @@ def test_a_changed_file_is_backed_up_as_ansible_names_backups_and_a_mode_is_fixe
 
 
 def test_names_with_folders_and_bad_modes_are_refused_before_anything_is_written(tmp_path):
-    for name, file_mode in (("../escape", "0600"), ("sub/file", "0600"), ("ok", "rw")):
+    refused = (("../escape", "0600"), ("sub/file", "0600"), ("ok", "rw"), ("ok", "77777"))
+    for name, file_mode in refused:
         result = run(
             tmp_path,
             directory=str(tmp_path),
@@ -112,3 +113,26 @@ def test_a_missing_folder_is_an_error(tmp_path):
     result = run(tmp_path, directory=str(tmp_path / "gone"), files=[])
     assert result["failed"]
     assert result["msg"] == f"{tmp_path / 'gone'} is not a folder."
+
+
+def test_a_folder_in_the_way_is_an_error_that_names_it(tmp_path):
+    (tmp_path / "logs.jsonl").write_text("")
+    (tmp_path / ".env").mkdir()  # as Docker makes a missing bind-mount source
+    result = run(
+        tmp_path,
+        directory=str(tmp_path),
+        files=[{"name": ".env", "content": "A=1\n", "mode": "0600"}],
+    )
+    assert result["failed"]
+    assert result["msg"] == f"Writing {tmp_path / '.env'} failed: Is a directory."
+
+
+def test_temporary_files_of_a_killed_call_are_removed(tmp_path):
+    (tmp_path / ".dlgr-files-abc123").write_text("half a site")
+    result = run(
+        tmp_path,
+        directory=str(tmp_path),
+        files=[{"name": "site", "content": "x", "mode": "0644"}],
+    )
+    assert result["written"] == ["site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]

@@ -9,6 +9,8 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+TEMPORARY = ".dlgr-files-"
+
 DOCUMENTATION = r"""
 module: dallinger_app_files
 short_description: Write several files of one folder in one call, each only when it changed
@@ -92,9 +94,12 @@ def checked_mode(module, spec):
     if not name or "/" in name or name in (".", ".."):
         module.fail_json(msg=f"{name!r} is not a file name.")
     try:
-        return int(spec["mode"], 8)
+        mode = int(spec["mode"], 8)
     except ValueError:
-        module.fail_json(msg=f"The mode of {name} is {spec['mode']!r}, not an octal number.")
+        mode = -1
+    if not 0 <= mode <= 0o7777:
+        module.fail_json(msg=f"The mode of {name} is {spec['mode']!r}, not an octal mode.")
+    return mode
 
 
 def new_content(spec, path):
@@ -105,17 +110,41 @@ def new_content(spec, path):
     return None if content_of(path) == data else data
 
 
-def write(module, path, data, mode):
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".dlgr-")
+def write(path, data, mode):
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TEMPORARY)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except OSError as exc:
+    except OSError:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        module.fail_json(msg=f"Writing {path} failed: {exc.strerror}.")
+        raise
+
+
+def bring(module, directory, spec, mode):
+    """Brings one file to its spec; returns "written", "mode" or None (left alone)."""
+    path = os.path.join(directory, spec["name"])
+    data = new_content(spec, path)
+    if data is not None:
+        if spec.get("backup") and os.path.exists(path):
+            module.backup_local(path)
+        write(path, data, mode)
+        return "written"
+    if os.stat(path).st_mode & 0o7777 != mode:
+        os.chmod(path, mode)
+        return "mode"
+    return None
+
+
+def remove_leftovers(directory):
+    """Temporary files of a call that was killed: a folder read with a glob (Caddy's
+    sites) must not find them."""
+    for name in os.listdir(directory):
+        if name.startswith(TEMPORARY):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
 
 
 def main():
@@ -150,19 +179,18 @@ def main():
         module.fail_json(msg=f"{directory} is not a folder.")
     specs = module.params["files"] + module.params["touched"]
     modes = {spec["name"]: checked_mode(module, spec) for spec in specs}
+    remove_leftovers(directory)
     written, chmodded = [], []
     for spec in specs:
-        name, mode = spec["name"], modes[spec["name"]]
-        path = os.path.join(directory, name)
-        data = new_content(spec, path)
-        if data is not None:
-            if spec.get("backup") and os.path.exists(path):
-                module.backup_local(path)
-            write(module, path, data, mode)
-            written.append(name)
-        elif os.stat(path).st_mode & 0o7777 != mode:
-            os.chmod(path, mode)
-            chmodded.append(name)
+        try:
+            done = bring(module, directory, spec, modes[spec["name"]])
+        except OSError as exc:
+            where = os.path.join(directory, spec["name"])
+            module.fail_json(msg=f"Writing {where} failed: {exc.strerror}.")
+        if done == "written":
+            written.append(spec["name"])
+        elif done == "mode":
+            chmodded.append(spec["name"])
     module.exit_json(changed=bool(written or chmodded), written=written, modes=chmodded)
 
 
