@@ -70,6 +70,19 @@ def test_no_ssh_session_when_no_ancestor_is_sshd(tmp_path):
     assert lock.ssh_session(990, str(proc)) is None
 
 
+def test_a_run_whose_ssh_session_is_gone_is_told_apart_from_one_without_ssh(tmp_path):
+    """Stopped while the module started: its shell was left to init, so no ancestor is
+    sshd although it came over SSH. It must not take the lock, which would then name no
+    session and look alive for hours."""
+    proc = tmp_path / "proc"
+    fake_process(proc, 950, "sh", 1, "600")
+    fake_process(proc, 990, "python3", 950, "601")
+    session = lock.ssh_session(990, str(proc))
+    assert lock.caller_gone(session, {"SSH_CONNECTION": "127.0.0.1 5000 127.0.0.2 22"})
+    assert not lock.caller_gone(session, {})  # a local or docker connection
+    assert not lock.caller_gone({"pid": 900, "start": "555"}, {"SSH_CONNECTION": "x"})
+
+
 def test_a_second_run_waits_while_the_holders_session_lives(files, monkeypatch):
     monkeypatch.setattr(lock, "session_alive", lambda session, proc="/proc": True)
     first = held(files, ALICE, 1000, {"pid": 10, "start": "1"})

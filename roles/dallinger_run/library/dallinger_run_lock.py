@@ -107,6 +107,13 @@ def ssh_session(pid, proc="/proc"):
     return None
 
 
+def caller_gone(session, environ):
+    """Whether this came over SSH but its session is gone: the run that asked was stopped
+    while the module started (closing its connection leaves the module to init). A lock
+    taken now would name no session, and so look alive for stale_after."""
+    return session is None and bool(environ.get("SSH_CONNECTION"))
+
+
 def session_alive(session, proc="/proc"):
     stat = proc_stat(session["pid"], proc)
     return stat is not None and stat[2] == session["start"]
@@ -276,7 +283,10 @@ def main():
         # Held for a few milliseconds: the lock itself is the record in the file.
         fcntl.flock(handle, fcntl.LOCK_EX)
         if params["state"] == "held":
-            result = take(handle, params, now, ssh_session(os.getpid()))
+            mine = ssh_session(os.getpid())
+            if caller_gone(mine, os.environ):
+                module.fail_json(msg="The run that asked for the deploy lock has gone.")
+            result = take(handle, params, now, mine)
         else:
             result = release(handle, params, now, facts)
     if result.get("msg") and (result.get("took_over") or params["state"] == "released"):
