@@ -20,17 +20,22 @@ import pytest
 from tests.unit import bad_input
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=3000)
-    parser.add_argument("--seed", type=int, default=secrets.randbelow(2**32))
-    args = parser.parse_args()
+def generated(examples: int, seed: int) -> list:
+    """The outcomes of `examples` generated invalid inputs (a fake server, a throwaway HOME)."""
     with tempfile.TemporaryDirectory() as home, pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", home)
         patch.delenv("XDG_DATA_HOME", raising=False)
         patch.chdir(home)
         bad_input.setup_home(Path(home))
-        outcomes = bad_input.run(Path(home), bad_input.Guard(patch), args.examples, args.seed)
+        return bad_input.run(Path(home), bad_input.Guard(patch), examples, seed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=secrets.randbelow(2**32))
+    args = parser.parse_args()
+    outcomes = generated(args.examples, args.seed)
     tried = collections.Counter(o.kind for o in outcomes)
     bad = collections.Counter(o.kind for o in outcomes if o.problem)
     print(f"seed {args.seed}, {len(outcomes)} cases (asked for {args.examples})")

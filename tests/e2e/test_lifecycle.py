@@ -70,12 +70,8 @@ def lab(tmp_path_factory, ssh_key, server) -> Researcher:
         tmp_path_factory.mktemp("lab"),
         ssh_key,
         tls="internal",
-        docker_postgresql_image=service_images.POSTGRES_IMAGE,
-        docker_caddy_image=service_images.CADDY_IMAGE,
-        docker_dozzle_image=service_images.DOZZLE_IMAGE,
-        docker_redis_image=service_images.REDIS_IMAGE,
-        docker_pgbouncer_image=service_images.PGBOUNCER_IMAGE,
         aws_secret_access_key=SECRET,
+        **service_images.settings(),
     )
     added = person.run("servers", "add", "--host", server.address, "--user", "dallinger")
     assert added.returncode == 0, added.stderr

@@ -66,6 +66,17 @@ SERVICE_IMAGES = (
 )
 
 
+def settings() -> dict[str, str]:
+    """The config keys that make a deploy use these images."""
+    return {
+        "docker_postgresql_image": POSTGRES_IMAGE,
+        "docker_caddy_image": CADDY_IMAGE,
+        "docker_dozzle_image": DOZZLE_IMAGE,
+        "docker_redis_image": REDIS_IMAGE,
+        "docker_pgbouncer_image": PGBOUNCER_IMAGE,
+    }
+
+
 def context_hash(context: Path, base_id: str | None) -> str:
     """Hash of a build context's files (names, executable bits, contents) plus the base image id."""
     digest = hashlib.sha256()

@@ -4,8 +4,12 @@ socket, no ansible-runner, no file under ~/.dallinger. The server is fake (unrea
 purpose); the seed is fixed, so CI tries the same cases each run. benchmarks/bad_input.py
 runs the same generator with larger counts and prints the table."""
 
+import resource
+import zipfile
+
 import pytest
 
+from dlgr_ansible.export import TABLES
 from tests.unit import bad_input
 
 # CI's subset; the benchmark takes more.
@@ -35,3 +39,23 @@ def test_the_guard_sees_a_command_that_reaches_out(home, monkeypatch):
     guard = bad_input.Guard(monkeypatch)
     outcome = bad_input.try_case(home, guard, "valid", ["logs", "--app", "fine-app"], {})
     assert outcome.problem.startswith("reached ")
+
+
+def test_an_archive_with_a_1gb_csv_is_refused_in_bounded_memory(home, monkeypatch):
+    """A 1 GB participant table with no header row (a few MB compressed): refused
+    cleanly, read in pieces; the process grows by far less than the table."""
+    archive = home / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as handle:
+        handle.writestr("experiment_id.md", bad_input.GOOD_APP)
+        for table in TABLES:
+            if table != "participant":
+                handle.writestr(f"data/{table}.csv", "id,creation_time\n")
+        with handle.open("data/participant.csv", "w", force_zip64=True) as member:
+            for _ in range(1024):
+                member.write(b"1,2026-01-01," + b"x" * (2**20 - 13))
+    grown_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    argv = bad_input._deploy("--image", bad_input.GOOD_IMAGE, "--archive", str(archive))
+    outcome = bad_input.try_case(home, bad_input.Guard(monkeypatch), "archive", argv, {})
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - grown_before
+    assert outcome.problem == ""
+    assert grown_kb < 200 * 1024, f"grew by {grown_kb // 1024} MB"
