@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> None:
         lines.append("runs killed at a random moment (SIGINT, SIGKILL), then one plain re-run:")
         for command, (ok, tried) in converged(suite.rounds).items():
             took = suite.durations[command]
-            lines.append(f"  {command:<8} converged {ok}/{tried}  (uninterrupted: {took:g} s)")
+            first = sum(1 for r in suite.rounds if r.command == command and not r.interrupted)
+            lines.append(
+                f"  {command:<8} converged {ok}/{tried}  ({first} ended before the kill; "
+                f"uninterrupted: {took:g} s)"
+            )
         lines += [
             f"    {r.command} {r.signal} at {r.after} s: {r.problem}"
             for r in suite.rounds

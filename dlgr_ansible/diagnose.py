@@ -2,7 +2,7 @@
 
 import re
 
-from dlgr_ansible.events import Failure
+from dlgr_ansible.events import CENSORED, Failure
 from dlgr_ansible.hosts import DEFAULT_SSH_PORT, Server
 
 _HOST_KEY_CHANGED = re.compile(
@@ -52,6 +52,12 @@ def explain(failure: Failure, server: Server | None = None, key_file: str | None
             f"No passwordless sudo rights for {who}. Make sure your user can run sudo without "
             "a password: run `sudo visudo` on the server and add this line at the end "
             f"(with your user name): {user or '<username>'} ALL=(ALL) NOPASSWD: ALL"
+        )
+    if failure.unreachable and message == CENSORED:
+        # The task's output is hidden, but a task that cannot reach its host has none.
+        return (
+            f"The SSH connection to {host} dropped during task {failure.task!r}. Run the "
+            "same command again once the server answers: it picks up where this run stopped."
         )
     if failure.unreachable:
         return f"Cannot reach {host} over SSH: {_last_line(message)}"

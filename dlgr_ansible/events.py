@@ -140,9 +140,12 @@ def _failure(data: dict, unreachable: bool) -> Failure:
     )
 
 
+CENSORED = "details hidden because the task handles secrets (no_log)"
+
+
 def _message(result: dict) -> str:
     if result.get("censored"):
-        return "details hidden because the task handles secrets (no_log)"
+        return CENSORED
     parts = []
     for key in ("msg", "stderr", "module_stderr", "stdout", "module_stdout"):
         value = result.get(key)

@@ -1,7 +1,7 @@
 import pytest
 
 from dlgr_ansible.diagnose import explain
-from dlgr_ansible.events import Failure
+from dlgr_ansible.events import CENSORED, Failure
 from dlgr_ansible.hosts import Server
 
 UNREACHABLE = [
@@ -43,3 +43,10 @@ def test_other_failures_keep_ansible_message():
 def test_changed_key_advice_on_another_port_names_it_as_known_hosts_does():
     failure = Failure("h", "ping", "Host key verification failed.", unreachable=True)
     assert "ssh-keygen -R '[h]:2222'" in explain(failure, Server("h", "u", 2222))
+
+
+def test_a_connection_lost_in_a_task_with_secrets_says_so_and_what_to_do():
+    failure = Failure("h", "Read the app's secrets", CENSORED, unreachable=True)
+    text = explain(failure, Server("h", "u"), "/k")
+    assert 'SSH connection to h dropped during task "Read the app\'s secrets"' in text
+    assert "Run the same command again" in text
