@@ -215,7 +215,7 @@ class Suite:
         started = time.monotonic()
         rc, report, err = bed.cli(*args)
         done.rerun_seconds = round(time.monotonic() - started, 1)
-        if rc != 0 and not (command == "deploy" and not done.interrupted):
+        if rc != 0:
             problems.append(f"re-run exited {rc}: {report.get('errors') or err[-500:]}")
         problems += CHECKS[command](bed, app, image, before, report)
         left = sorted(p.name for p in bed.person.tmp.glob("dlgr-ansible-*"))
@@ -354,13 +354,17 @@ def converged(rounds: list[Round]) -> dict[str, tuple[int, int]]:
 class Load:
     """`clients` simulated participants per app, each in a loop until `seconds` have
     passed: the ad, a new participant (a database write), then a few reads of it, on one
-    kept-alive connection as a browser would; a request fails on no answer or a 5xx."""
+    kept-alive connection as a browser would. A request fails on no answer within a
+    browser's patience (`timeout`, Chrome's 300 s) or a 5xx; slower than `slow` seconds
+    is counted apart."""
 
     bed: Bed
     apps: tuple[str, ...]
     clients: int = 50
     seconds: float = 60.0
     reads: int = 3
+    timeout: float = 300.0
+    slow: float = 30.0
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     peak: dict[str, int] = field(default_factory=dict)  # per database, its highest count
@@ -408,7 +412,7 @@ class Load:
     def _send(self, connection, app: str, method: str, path: str):
         if connection is None:
             connection = http.client.HTTPSConnection(
-                f"{app}.{self.bed.domain}", 443, context=self.bed.context, timeout=30
+                f"{app}.{self.bed.domain}", 443, context=self.bed.context, timeout=self.timeout
             )
         started = time.monotonic()
         try:
@@ -455,7 +459,10 @@ class Load:
         peaks = ", ".join(f"{app} {self.peak.get(app, 0)}" for app in self.apps)
         return (
             f"{len(self.apps)} app(s) x {self.clients} participants for {self.seconds:g} s: "
-            f"{len(self.failures)}/{len(self.latencies)} requests failed, "
+            f"{len(self.failures)}/{len(self.latencies)} requests failed"
+            f"{' (' + '; '.join(self.failures[:3]) + ')' if self.failures else ''}, "
+            f"{sum(1 for t in self.latencies if t > self.slow)} slower than {self.slow:g} s "
+            f"(slowest {max(self.latencies, default=0):.1f} s), "
             f"p50 {self.percentile(0.5) * 1000:.0f} ms, p95 {self.percentile(0.95) * 1000:.0f} ms, "
             f"peak connections {peaks}, {self.peak_total} in all of max_connections "
             f"{self.max_connections}"
