@@ -9,8 +9,8 @@ Uses the test bed (tests/testbed/reliability.py): a fresh target whose apps' nam
 resolve to it through /etc/hosts (root), the offline service images and the Dallinger
 experiment images 1 and 2, with a throwaway HOME. The seed (printed) draws every kill
 moment, signal order and fault moment, so `--seed N` replays a run. `make test` runs a
-subset: tests/e2e/test_reliability.py (2 rounds, 10 participants per app for 15 s) and
-the bad-input generator's 300 cases. About 40 minutes with the defaults.
+subset: tests/e2e/test_reliability.py (1 round, the faults, 10 participants per app for
+15 s) and the bad-input generator's 300 cases. About 45 minutes with the defaults.
 """
 
 import argparse

@@ -367,6 +367,7 @@ class Load:
     slow: float = 30.0
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    made: int = 0  # participants created
     peak: dict[str, int] = field(default_factory=dict)  # per database, its highest count
     peak_total: int = 0  # all databases at once, the highest
     max_connections: int = 0
@@ -406,6 +407,8 @@ class Load:
                 participant = json.loads(body)["participant"]["id"]
             except (ValueError, KeyError, TypeError):
                 continue
+            with self._lock:
+                self.made += 1
             for _ in range(self.reads):
                 connection, _ = self._send(connection, app, "GET", f"/participant/{participant}")
 
@@ -458,8 +461,8 @@ class Load:
     def summary(self) -> str:
         peaks = ", ".join(f"{app} {self.peak.get(app, 0)}" for app in self.apps)
         return (
-            f"{len(self.apps)} app(s) x {self.clients} participants for {self.seconds:g} s: "
-            f"{len(self.failures)}/{len(self.latencies)} requests failed"
+            f"{len(self.apps)} app(s) x {self.clients} participants for {self.seconds:g} s, "
+            f"{self.made} made: {len(self.failures)}/{len(self.latencies)} requests failed"
             f"{' (' + '; '.join(self.failures[:3]) + ')' if self.failures else ''}, "
             f"{sum(1 for t in self.latencies if t > self.slow)} slower than {self.slow:g} s "
             f"(slowest {max(self.latencies, default=0):.1f} s), "
@@ -491,15 +494,25 @@ def _explained(rc: int, report: dict, err: str, *causes: str) -> tuple[str, list
     return message[:300], []
 
 
-def _during(bed: Bed, args: tuple[str, ...], after: float, fault: str) -> tuple[int, dict, str]:
-    """Run the CLI; `after` seconds in, run `fault` as root on the server."""
-    timer = threading.Timer(after, lambda: targets.exec_in(bed.target, "sh", "-c", fault))
+def _during(
+    bed: Bed, args: tuple[str, ...], after: float, fault: str
+) -> tuple[int, dict, str, str]:
+    """Run the CLI; `after` seconds in, run `fault` as root on the server. The last item
+    says why the fault did not happen ("" when it did)."""
+    done: list[subprocess.CompletedProcess] = []
+    timer = threading.Timer(
+        after, lambda: done.append(targets.exec_in(bed.target, "sh", "-c", fault))
+    )
     timer.start()
     try:
-        return bed.cli(*args)
+        rc, report, err = bed.cli(*args)
     finally:
         timer.cancel()
         timer.join()
+    if not done:
+        return rc, report, err, f"the run ended before {after:g} s"
+    missed = f"{fault!r} exited {done[0].returncode}" if done[0].returncode else ""
+    return rc, report, err, missed
 
 
 def _rerun_serves(bed: Bed, args: tuple[str, ...], app: str, before: str) -> list[str]:
@@ -519,8 +532,10 @@ def _update_under(bed: Bed, name: str, after: float, fault: str, *causes: str) -
     image = bed.images[0] if bed.version(UPDATED) == "2" else bed.images[1]
     args = command_args(bed, "update", UPDATED, image)
     before = bed.participants(UPDATED)
-    rc, report, err = _during(bed, args, after, fault)
+    rc, report, err, missed = _during(bed, args, after, fault)
     done.outcome, problems = _explained(rc, report, err, *causes)
+    if missed:
+        problems.append(f"the fault did not happen: {missed}")
     problems += _rerun_serves(bed, args, UPDATED, before)
     done.problem = "; ".join(problems)
     return done

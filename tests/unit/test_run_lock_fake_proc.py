@@ -73,14 +73,22 @@ def test_no_ssh_session_when_no_ancestor_is_sshd(tmp_path):
 def test_a_run_whose_ssh_session_is_gone_is_told_apart_from_one_without_ssh(tmp_path):
     """Stopped while the module started: its shell was left to init, so no ancestor is
     sshd although it came over SSH. It must not take the lock, which would then name no
-    session and look alive for hours."""
+    session and look alive for hours. Dropbear (no sshd) and a local connection keep the
+    old rule."""
     proc = tmp_path / "proc"
+    over_ssh = {"SSH_CONNECTION": "127.0.0.1 5000 127.0.0.2 22"}
     fake_process(proc, 950, "sh", 1, "600")
     fake_process(proc, 990, "python3", 950, "601")
     session = lock.ssh_session(990, str(proc))
-    assert lock.caller_gone(session, {"SSH_CONNECTION": "127.0.0.1 5000 127.0.0.2 22"})
-    assert not lock.caller_gone(session, {})  # a local or docker connection
-    assert not lock.caller_gone({"pid": 900, "start": "555"}, {"SSH_CONNECTION": "x"})
+    assert lock.caller_gone(session, over_ssh, 990, str(proc))
+    assert not lock.caller_gone(session, {}, 990, str(proc))  # local or docker connection
+    fake_process(proc, 800, "dropbear", 1, "500")
+    fake_process(proc, 810, "dropbear", 800, "510")
+    fake_process(proc, 850, "sh", 810, "520")
+    fake_process(proc, 860, "python3", 850, "521")
+    assert lock.ssh_session(860, str(proc)) is None
+    assert not lock.caller_gone(None, over_ssh, 860, str(proc))
+    assert not lock.caller_gone({"pid": 900, "start": "555"}, over_ssh, 990, str(proc))
 
 
 def test_a_second_run_waits_while_the_holders_session_lives(files, monkeypatch):

@@ -107,11 +107,19 @@ def ssh_session(pid, proc="/proc"):
     return None
 
 
-def caller_gone(session, environ):
-    """Whether this came over SSH but its session is gone: the run that asked was stopped
-    while the module started (closing its connection leaves the module to init). A lock
-    taken now would name no session, and so look alive for stale_after."""
-    return session is None and bool(environ.get("SSH_CONNECTION"))
+def caller_gone(session, environ, pid, proc="/proc"):
+    """Whether this came over SSH and was left to init: the run that asked was stopped
+    while the module started (closing its connection ends the session, so the shell that
+    runs the module passes to init). A lock taken now would name no session, and so look
+    alive for stale_after. Servers whose SSH daemon is not sshd (Dropbear) have no
+    session either, but their module's shell keeps its parent."""
+    if session is not None or not environ.get("SSH_CONNECTION"):
+        return False
+    parent = proc_stat(pid, proc)
+    if parent is None or parent[1] == 1:
+        return True
+    shell = proc_stat(parent[1], proc)
+    return shell is None or shell[1] == 1
 
 
 def session_alive(session, proc="/proc"):
@@ -284,7 +292,7 @@ def main():
         fcntl.flock(handle, fcntl.LOCK_EX)
         if params["state"] == "held":
             mine = ssh_session(os.getpid())
-            if caller_gone(mine, os.environ):
+            if caller_gone(mine, os.environ, os.getpid()):
                 module.fail_json(msg="The run that asked for the deploy lock has gone.")
             result = take(handle, params, now, mine)
         else:
