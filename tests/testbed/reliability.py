@@ -153,7 +153,6 @@ class Round:
     after: float  # seconds into the run when it was killed
     interrupted: bool = True  # False: it ended by itself before the moment came
     problem: str = ""  # why it did not converge ("" when it did)
-    rerun_seconds: float = 0.0
 
 
 @dataclass
@@ -212,9 +211,7 @@ class Suite:
         problems, done.interrupted = interrupt(bed.person, args, after, sig)
         if command == "destroy":
             problems += destroy_left_a_way_back(bed, app, before)
-        started = time.monotonic()
         rc, report, err = bed.cli(*args)
-        done.rerun_seconds = round(time.monotonic() - started, 1)
         if rc != 0:
             problems.append(f"re-run exited {rc}: {report.get('errors') or err[-500:]}")
         problems += CHECKS[command](bed, app, image, before, report)
