@@ -7,8 +7,8 @@ variable goes into one 0600 file in a fresh 0700 private data dir, handed to
 Ansible as `-e @file`; that file is deleted after the run, the recorded
 environment is scrubbed, and the whole dir is removed unless the caller keeps it.
 A run killed outright (SIGKILL, a closed laptop's lost session) cannot clean up: its dir,
-with the variables file and the saved images, is removed by the next run, which sees
-that the process named in the dir's owner file is gone.
+with the variables file and the saved images, is removed by the next run
+(dlgr_ansible.abandoned).
 """
 
 import json
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import ansible_runner
 
-from dlgr_ansible import diagnose, presave
+from dlgr_ansible import abandoned, diagnose, presave
 from dlgr_ansible.connections import own_connections
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.events import RunState
@@ -34,7 +34,6 @@ from dlgr_ansible.resources import playbooks_dir, roles_dir
 EventCallback = Callable[[dict, RunState], None]
 
 PRIVATE_PREFIX = "dlgr-ansible-"
-OWNER_FILE = "owner.pid"  # only while the run is on: a kept dir has none, so stays
 
 
 @dataclass
@@ -88,9 +87,9 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
     known_hosts = run.known_hosts or default_known_hosts()
     known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    remove_abandoned(Path(tempfile.gettempdir()))
+    abandoned.remove(Path(tempfile.gettempdir()), PRIVATE_PREFIX)
     private_dir = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))  # mode 0700
-    (private_dir / OWNER_FILE).write_text(str(os.getpid()))
+    abandoned.mark(private_dir)
     state = RunState(playbook=run.playbook, progress_file=private_dir / "progress.json")
     vars_file = private_dir / "vars.json"
     try:
@@ -112,6 +111,7 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
             return run.keep_artifacts  # whether ansible-runner writes it to job_events/
 
         with own_connections() as control_dir, presave.saving(list(run.presave), saved_dir):
+            abandoned.note_connections(private_dir, control_dir)
             result = ansible_runner.run(
                 private_data_dir=str(private_dir),
                 project_dir=str(project_dir),
@@ -138,32 +138,9 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
             # What was kept is for reading: the saved images (hundreds of MB) are not.
             for scratch in ("saved", "tmp"):
                 shutil.rmtree(private_dir / scratch, ignore_errors=True)
-            (private_dir / OWNER_FILE).unlink(missing_ok=True)
+            abandoned.unmark(private_dir)
         else:
             shutil.rmtree(private_dir, ignore_errors=True)
-
-
-def remove_abandoned(base: Path) -> None:
-    """Remove the private data dirs in `base` of this user's runs that were killed."""
-    for directory in base.glob(f"{PRIVATE_PREFIX}*"):
-        try:
-            found = directory.lstat()
-            owner = int((directory / OWNER_FILE).read_text(encoding="ascii"))
-        except (OSError, ValueError):
-            continue  # kept for debugging, another user's, or not ours at all
-        mine = found.st_uid == os.getuid() and not directory.is_symlink()
-        if mine and not _alive(owner):
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # a process of another user's has that pid now
-    return True
 
 
 def _environment(private_dir: Path, control_dir: Path) -> dict[str, str]:

@@ -1,10 +1,17 @@
-"""A killed run's private data dir is removed by the next run; no other dir is."""
+"""A killed run's private data dir is removed by the next run, after its straggling
+ansible-playbook is stopped and its SSH connection directory removed; no other dir is."""
 
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
-from dlgr_ansible.runner import OWNER_FILE, remove_abandoned
+from dlgr_ansible import abandoned
+from dlgr_ansible.abandoned import OWNER_FILE
+from dlgr_ansible.connections import PREFIX as CONNECTIONS_PREFIX
+
+PREFIX = "dlgr-ansible-"
 
 
 def _dir(base, name, owner=None):
@@ -16,20 +23,102 @@ def _dir(base, name, owner=None):
     return directory
 
 
-def test_only_dirs_of_runs_that_are_gone_are_removed(tmp_path):
+def _ended_pid() -> int:
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    killed = _dir(tmp_path, "dlgr-ansible-killed", owner=int(ended.stdout))
+    return int(ended.stdout)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # killed, not yet reaped
+
+
+def _wait_gone(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _gone(pid)
+
+
+def test_only_dirs_of_runs_that_are_gone_are_removed(tmp_path):
+    killed = _dir(tmp_path, "dlgr-ansible-killed", owner=_ended_pid())
     running = _dir(tmp_path, "dlgr-ansible-running", owner=os.getpid())
     kept = _dir(tmp_path, "dlgr-ansible-kept")  # --keep-artifacts: no owner file
     garbled = _dir(tmp_path, "dlgr-ansible-garbled", owner="not a pid")
-    other = _dir(tmp_path, "something-else", owner=int(ended.stdout))
+    other = _dir(tmp_path, "something-else", owner=_ended_pid())
 
-    remove_abandoned(tmp_path)
+    abandoned.remove(tmp_path, PREFIX)
 
     assert not killed.exists()
     assert all(path.is_dir() for path in (running, kept, garbled, other))
+
+
+def test_a_straggling_playbook_and_its_process_group_are_stopped_first(tmp_path):
+    killed = _dir(tmp_path, "dlgr-ansible-killed", owner=_ended_pid())
+    # Stands in for ansible-playbook (its own session, as pexpect starts it, and the
+    # variables file on its command line) with a worker that does not name the dir.
+    straggler = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+            "print(w.pid, flush=True)\n"
+            "time.sleep(120)",
+            f"@{killed / 'vars.json'}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", str(tmp_path / "elsewhere")],
+        start_new_session=True,
+    )
+    try:
+        worker = int(straggler.stdout.readline())
+
+        abandoned.remove(tmp_path, PREFIX)
+
+        assert straggler.wait(timeout=10) == -9
+        assert _wait_gone(worker)
+        assert bystander.poll() is None
+        assert not killed.exists()
+    finally:
+        for process in (straggler, bystander):
+            process.kill()
+            process.wait()
+
+
+def test_the_killed_runs_connection_directory_goes_with_it(tmp_path):
+    killed = _dir(tmp_path, "dlgr-ansible-killed", owner=_ended_pid())
+    control_dir = tmp_path / f"{CONNECTIONS_PREFIX}abc"
+    control_dir.mkdir(mode=0o700)
+    (control_dir / "not-a-socket").write_text("")
+    abandoned.note_connections(killed, control_dir)
+    unrelated = tmp_path / "not-ours"
+    unrelated.mkdir()
+    running = _dir(tmp_path, "dlgr-ansible-running", owner=os.getpid())
+    abandoned.note_connections(running, unrelated)
+
+    abandoned.remove(tmp_path, PREFIX)
+
+    assert not killed.exists()
+    assert not control_dir.exists()
+    assert unrelated.is_dir()
+
+
+def test_a_kept_dir_names_no_owner(tmp_path):
+    kept = _dir(tmp_path, "dlgr-ansible-kept")
+    abandoned.mark(kept)
+    abandoned.note_connections(kept, tmp_path / f"{CONNECTIONS_PREFIX}x")
+    abandoned.unmark(kept)
+    assert sorted(p.name for p in kept.iterdir()) == ["vars.json"]
