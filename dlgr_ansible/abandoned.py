@@ -3,11 +3,12 @@ removal by the next run.
 
 While a run is on, its private data dir names the CLI's process (owner.pid) and the
 directory of its SSH connections (connections.path). ansible-runner starts
-ansible-playbook in a session of its own, so killing the CLI does not stop it: it would
-hold the server's deploy lock until it ended and keep writing into the dir while the
-next run removes it (leaving a dir without an owner file, which looks kept). So the next
-run stops it as a Ctrl-C does (its whole process group), closes its SSH connections, and
-only then removes the dir, its owner file last.
+ansible-playbook in a session of its own, and Ansible's workers each start one more, so
+killing the CLI stops none of them: they would hold the server's deploy lock until they
+ended, and keep writing into the dir while the next run removes it (leaving a dir
+without an owner file, which looks kept). So the next run stops them as a Ctrl-C does
+(each one's process group), closes their SSH connections, and only then removes the dir,
+its owner file last.
 """
 
 import contextlib
@@ -15,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from dlgr_ansible import connections
@@ -39,7 +41,8 @@ def unmark(private_dir: Path) -> None:
 
 
 def remove(base: Path, prefix: str) -> None:
-    """Stop and remove what this user's runs that were killed left in `base`."""
+    """Stop and remove what this user's runs that were killed left in `base`. Nothing
+    here may stop the run that asks: what fails is tried again by the next one."""
     for directory in base.glob(f"{prefix}*"):
         try:
             found = directory.lstat()
@@ -47,11 +50,27 @@ def remove(base: Path, prefix: str) -> None:
         except (OSError, ValueError):
             continue  # kept for debugging, another user's, or not ours at all
         mine = found.st_uid == os.getuid() and not directory.is_symlink()
-        if mine and not _alive(owner):
+        if not mine or owner <= 1 or _alive(owner):
+            continue
+        with contextlib.suppress(OSError, subprocess.SubprocessError, OverflowError):
             _stop_processes(directory)
             _close_connections(directory)
-            with contextlib.suppress(OSError):  # tried again by the next run
-                _remove_owner_last(directory)
+            remove_dir(directory)
+
+
+def remove_dir(directory: Path) -> None:
+    """Remove a private data dir, its owner file last: a removal that stops half way
+    leaves it, so the next run tries again instead of taking the rest for a kept dir."""
+    for entry in directory.iterdir():
+        if entry.name == OWNER_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if sorted(p.name for p in directory.iterdir()) in ([], [OWNER_FILE]):
+        (directory / OWNER_FILE).unlink(missing_ok=True)
+        directory.rmdir()
 
 
 def _alive(pid: int) -> bool:
@@ -65,9 +84,24 @@ def _alive(pid: int) -> bool:
 
 
 def _stop_processes(directory: Path) -> None:
-    """SIGKILL to the process groups of this user's processes whose command line names
-    the dir (ansible-playbook is given its inventory and variables file there), as
-    ansible-runner does on a Ctrl-C. `ps` rather than /proc: researchers run macOS too."""
+    """SIGKILL to each process group led by a process of the user's that was given a
+    variables file in the dir (`-e @DIR/vars.json`: ansible-playbook and its forked
+    workers, whose groups hold their ssh clients), as ansible-runner does on a Ctrl-C."""
+    needle = f"@{directory}{os.sep}"
+    for pid, pgid, args in _processes():
+        if needle not in args:
+            continue
+        with contextlib.suppress(OSError):
+            # A group led by it is its own; anything else only loses that one process.
+            if pid == pgid:
+                os.killpg(pgid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+
+
+def _processes() -> Iterator[tuple[int, int, str]]:
+    """(pid, process group, command line) of this user's processes: from `ps` (macOS has
+    no /proc), else from /proc."""
     try:
         listed = subprocess.run(
             ["ps", "-ww", "-o", "pid=,pgid=,args=", "-U", str(os.getuid())],
@@ -77,21 +111,24 @@ def _stop_processes(directory: Path) -> None:
             check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return  # no ps: the dir is still removed; a straggler only delays the next lock
-    needle = f"{directory}{os.sep}"
+        yield from _proc_processes()
+        return
     for line in listed.splitlines():
         pid, pgid, args = [*line.split(None, 2), "", "", ""][:3]
-        if needle not in args or not pid.isdigit() or not pgid.isdigit():
-            continue
+        if pid.isdigit() and pgid.isdigit():
+            yield int(pid), int(pgid), args
+
+
+def _proc_processes() -> Iterator[tuple[int, int, str]]:
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
-            # A group led by the straggler is its own (workers, ssh clients); anything
-            # else only loses that one process.
-            if pid == pgid:
-                os.killpg(int(pgid), signal.SIGKILL)
-            else:
-                os.kill(int(pid), signal.SIGKILL)
-        except OSError:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            pgid = os.getpgid(int(entry.name))
+        except (OSError, ValueError):
             continue
+        yield int(entry.name), pgid, args
 
 
 def _close_connections(directory: Path) -> None:
@@ -102,18 +139,3 @@ def _close_connections(directory: Path) -> None:
     if control_dir.name.startswith(connections.PREFIX) and control_dir.is_dir():
         connections.close(control_dir)
         shutil.rmtree(control_dir, ignore_errors=True)
-
-
-def _remove_owner_last(directory: Path) -> None:
-    """A removal that fails half way leaves the owner file, so the next run tries again
-    instead of taking the rest for a kept dir."""
-    for entry in directory.iterdir():
-        if entry.name == OWNER_FILE:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-    if sorted(p.name for p in directory.iterdir()) == [OWNER_FILE]:
-        (directory / OWNER_FILE).unlink(missing_ok=True)
-        directory.rmdir()

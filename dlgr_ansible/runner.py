@@ -11,6 +11,7 @@ with the variables file and the saved images, is removed by the next run
 (dlgr_ansible.abandoned).
 """
 
+import contextlib
 import json
 import os
 import shlex
@@ -140,7 +141,8 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
                 shutil.rmtree(private_dir / scratch, ignore_errors=True)
             abandoned.unmark(private_dir)
         else:
-            shutil.rmtree(private_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):  # what is left goes with the next run
+                abandoned.remove_dir(private_dir)
 
 
 def _environment(private_dir: Path, control_dir: Path) -> dict[str, str]:

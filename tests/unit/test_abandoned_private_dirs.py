@@ -1,5 +1,6 @@
 """A killed run's private data dir is removed by the next run, after its straggling
-ansible-playbook is stopped and its SSH connection directory removed; no other dir is."""
+ansible-playbook (a stand-in process) is stopped and its SSH connection directory
+removed; no other dir is."""
 
 import os
 import subprocess
@@ -53,49 +54,91 @@ def test_only_dirs_of_runs_that_are_gone_are_removed(tmp_path):
     running = _dir(tmp_path, "dlgr-ansible-running", owner=os.getpid())
     kept = _dir(tmp_path, "dlgr-ansible-kept")  # --keep-artifacts: no owner file
     garbled = _dir(tmp_path, "dlgr-ansible-garbled", owner="not a pid")
+    init = _dir(tmp_path, "dlgr-ansible-init", owner=1)
     other = _dir(tmp_path, "something-else", owner=_ended_pid())
 
     abandoned.remove(tmp_path, PREFIX)
 
     assert not killed.exists()
-    assert all(path.is_dir() for path in (running, kept, garbled, other))
+    assert all(path.is_dir() for path in (running, kept, garbled, init, other))
 
 
-def test_a_straggling_playbook_and_its_process_group_are_stopped_first(tmp_path):
+# Stands in for ansible-playbook: its own session (as pexpect starts it), given a
+# variables file in the dir, with a forked worker in a session of its own (as Ansible's
+# WorkerProcess does) whose child, an ssh client, names nothing.
+STRAGGLER = """
+import os, subprocess, sys, time
+if os.fork() == 0:
+    os.setsid()
+    ssh = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    print(os.getpid(), ssh.pid, flush=True)
+    time.sleep(120)
+    os._exit(0)
+time.sleep(120)
+"""
+
+
+def test_a_straggling_playbook_its_workers_and_their_groups_are_stopped(tmp_path):
     killed = _dir(tmp_path, "dlgr-ansible-killed", owner=_ended_pid())
-    # Stands in for ansible-playbook (its own session, as pexpect starts it, and the
-    # variables file on its command line) with a worker that does not name the dir.
     straggler = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import subprocess, sys, time\n"
-            "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
-            "print(w.pid, flush=True)\n"
-            "time.sleep(120)",
-            f"@{killed / 'vars.json'}",
-        ],
+        [sys.executable, "-c", STRAGGLER, "-e", f"@{killed / 'vars.json'}"],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
-    bystander = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(120)", str(tmp_path / "elsewhere")],
+    # Reading the dead run's files is not running it: `tail` of its log stays.
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", str(killed / "vars.json")],
         start_new_session=True,
     )
+    worker = ssh = None
     try:
-        worker = int(straggler.stdout.readline())
+        worker, ssh = (int(pid) for pid in straggler.stdout.readline().split())
 
         abandoned.remove(tmp_path, PREFIX)
 
         assert straggler.wait(timeout=10) == -9
         assert _wait_gone(worker)
-        assert bystander.poll() is None
+        assert _wait_gone(ssh)
+        assert reader.poll() is None
         assert not killed.exists()
     finally:
-        for process in (straggler, bystander):
+        for pid in (worker, ssh):
+            if pid is not None and not _gone(pid):
+                os.kill(pid, 9)
+        for process in (straggler, reader):
             process.kill()
             process.wait()
+
+
+def test_a_half_done_removal_keeps_the_owner_file_for_the_next_run(tmp_path, monkeypatch):
+    killed = _dir(tmp_path, "dlgr-ansible-killed", owner=_ended_pid())
+    (killed / "saved").mkdir()
+    (killed / "saved" / "image.tar").write_text("layers")
+    real_rmtree = abandoned.shutil.rmtree
+    monkeypatch.setattr(abandoned.shutil, "rmtree", lambda *args, **kwargs: None)
+
+    abandoned.remove(tmp_path, PREFIX)
+
+    assert (killed / OWNER_FILE).exists()
+    monkeypatch.setattr(abandoned.shutil, "rmtree", real_rmtree)
+    abandoned.remove(tmp_path, PREFIX)
+    assert not killed.exists()
+
+
+def test_without_ps_the_processes_come_from_proc(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ps
+    killed = _dir(tmp_path, "dlgr-ansible-killed", owner=_ended_pid())
+    straggler = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", f"@{killed / 'vars.json'}"],
+        start_new_session=True,
+    )
+    try:
+        abandoned.remove(tmp_path, PREFIX)
+        assert straggler.wait(timeout=10) == -9
+    finally:
+        straggler.kill()
+        straggler.wait()
 
 
 def test_the_killed_runs_connection_directory_goes_with_it(tmp_path):

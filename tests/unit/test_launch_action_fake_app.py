@@ -65,7 +65,7 @@ def app(tmp_path_factory):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             posts.append(self.path)
-            ready = len(posts) > 1
+            ready = self.path == "/launch" and len(posts) > 1  # any other path: busy
             body = json.dumps({"recruitment_msg": "go"} if ready else {}).encode()
             self.send_response(200 if ready else 503)
             self.send_header("Content-Type", "application/json")
@@ -92,7 +92,9 @@ def app(tmp_path_factory):
     server.shutdown()
 
 
-def _launch(tmp_path: Path, url: str, ca: str, retries: int = 0) -> tuple[int, dict, str]:
+def _launch(
+    tmp_path: Path, url: str, ca: str, retries: int | str = 0, *options: str
+) -> tuple[int, dict, str]:
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- hosts: localhost\n"
@@ -103,6 +105,7 @@ def _launch(tmp_path: Path, url: str, ca: str, retries: int = 0) -> tuple[int, d
         "      register: launched\n"
         "      ignore_errors: true\n"
         "    - ansible.builtin.copy: {content: '{{ launched | to_json }}', dest: '{{ out }}'}\n"
+        "      check_mode: false\n"
     )
     out = tmp_path / "result.json"
     env = {
@@ -114,7 +117,7 @@ def _launch(tmp_path: Path, url: str, ca: str, retries: int = 0) -> tuple[int, d
     }
     extra = {"url": url, "ca": ca, "n": retries, "out": str(out)}
     done = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), str(playbook), "-e", json.dumps(extra)],
+        [str(ANSIBLE_PLAYBOOK), str(playbook), "-e", json.dumps(extra), *options],
         env=env,
         capture_output=True,
         text=True,
@@ -144,4 +147,23 @@ def test_a_certificate_it_cannot_verify_is_a_failure(tmp_path, app, which):
     assert result["status"] == -1
     assert result["attempts"] == 2
     assert "CERTIFICATE_VERIFY_FAILED" in result["msg"], result["msg"]
+    assert app["posts"] == []
+
+
+def test_an_app_that_never_answers_200_fails_naming_its_last_answer(tmp_path, app):
+    app["posts"].clear()
+    busy = app["url"].replace("/launch", "/busy")
+    rc, result, output = _launch(tmp_path, busy, app["ca"], "1")  # as a template gives it
+    assert rc == 0, output
+    assert result["failed"] is True
+    assert result["status"] == 503
+    assert result["msg"] == f"POST {busy} answered HTTP 503 after 2 attempts."
+    assert app["posts"] == ["/busy", "/busy"]
+
+
+def test_a_dry_run_launches_nothing(tmp_path, app):
+    app["posts"].clear()
+    rc, result, output = _launch(tmp_path, app["url"], app["ca"], 3, "--check")
+    assert rc == 0, output
+    assert result.get("skipped") is True
     assert app["posts"] == []

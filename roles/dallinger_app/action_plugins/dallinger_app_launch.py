@@ -23,6 +23,7 @@ from ansible.plugins.action import ActionBase
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    _supports_check_mode = False  # a launch starts recruitment: never in a dry run
     _VALID_ARGS = frozenset(("url", "ca", "retries", "delay", "timeout"))
 
     def run(self, tmp=None, task_vars=None):
@@ -33,7 +34,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("url: the app's https:// address")
         ca = args.get("ca") or None
         try:
-            retries, delay, timeout = (int(args.get(k, d)) for k, d in DEFAULTS.items())
+            retries = max(0, int(args.get("retries", 20)))
+            delay = max(0, int(args.get("delay", 3)))
+            timeout = max(1, int(args.get("timeout", 30)))
             context = ssl.create_default_context(cadata=ca)
         except (TypeError, ValueError, ssl.SSLError) as error:
             raise AnsibleActionFail(f"Invalid option: {error}") from error
@@ -52,15 +55,19 @@ class ActionModule(ActionBase):
         return result
 
 
-DEFAULTS = {"retries": 20, "delay": 3, "timeout": 30}
-
-
 def _post(request: Request, url: str) -> tuple[int, str, str]:
-    """The status, body and, for a message, what went wrong (-1: no answer)."""
+    """The status, body and, for a message, what went wrong (-1: no answer). Anything
+    that goes wrong is an answer to retry, as with ansible.builtin.uri: a web container
+    that has just started may reset a connection half way through."""
     try:
         with request.open("POST", url) as response:
-            return response.status, response.read().decode("utf-8", "replace"), "200"
+            status = response.status
+            return status, response.read().decode("utf-8", "replace"), f"HTTP {status}"
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode("utf-8", "replace"), f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError) as error:
+        try:
+            body = error.read().decode("utf-8", "replace")
+        except Exception:  # the status is what counts
+            body = ""
+        return error.code, body, f"HTTP {error.code}"
+    except Exception as error:  # reported, and retried
         return -1, "", f"nothing ({getattr(error, 'reason', error)})"
