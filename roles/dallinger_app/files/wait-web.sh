@@ -7,7 +7,7 @@
 # has no healthcheck, and gunicorn takes seconds to listen. When no web served before
 # this run (an update or restart of a stopped or crashed app) nothing else waits, so
 # without this the run would end while Caddy still answers 502. Exits 3, printing why
-# and the web's last log lines, when it does not answer within TIMEOUT seconds.
+# and the web's last log lines, when it exits or does not answer within TIMEOUT seconds.
 set -eu
 cd "$1"
 path=$2 timeout=$3
@@ -17,13 +17,22 @@ try:
 except urllib.error.HTTPError as error:
     sys.exit(error.code >= 500)'
 web=$(docker compose ps --quiet web | head -n 1)
+if [ -z "$web" ]; then
+    echo "no web container is running"
+    exit 3
+fi
+restarts=$(docker inspect --format '{{.RestartCount}}' "$web")
 deadline=$(($(date +%s) + timeout))
-until [ -n "$web" ] && docker exec "$web" python3 -c "$probe" "$path" >/dev/null 2>&1; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-        echo "the web container did not answer $path within $timeout s"
-        if [ -n "$web" ]; then docker logs --tail 30 "$web" 2>&1; fi
+until docker exec "$web" python3 -c "$probe" "$path" >/dev/null 2>&1; do
+    state=$(docker inspect --format '{{.State.Status}} {{.RestartCount}}' "$web")
+    if [ "$state" != "running $restarts" ] || [ "$(date +%s)" -ge "$deadline" ]; then
+        if [ "$state" = "running $restarts" ]; then
+            echo "the web container did not answer $path within $timeout s"
+        else
+            echo "the web container exited at start (now ${state% *}, restarted ${state#* } times)"
+        fi
+        docker logs --tail 30 "$web" 2>&1
         exit 3
     fi
     sleep 0.2
-    web=${web:-$(docker compose ps --quiet web | head -n 1)}
 done
