@@ -251,6 +251,9 @@ def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
     assert sql(server, APP, "select worker_id from participant") == "W1"
     status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)
+    # The hand-over pinned the web's name to the new container in Caddy's hosts file.
+    caddy_hosts = on_server(server, "docker exec dallinger-httpserver-1 cat /etc/hosts")
+    assert "hand-over" not in caddy_hosts, caddy_hosts
 
     containers = (
         f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {web(APP)} {APP}-redis-1"

@@ -1,14 +1,19 @@
 #!/bin/sh
 # Hand the app's traffic from the web container that serves to a new one, without a gap.
 #
-#   switch-web.sh APP_DIR NETWORK ALIAS TIMEOUT GRACE HEALTH_PATH WAIT FILE...
+#   switch-web.sh APP_DIR NETWORK ALIAS TIMEOUT GRACE HEALTH_PATH WAIT CADDY FILE...
 #
-# Caddy reaches the web as ALIAS on NETWORK; Docker's DNS answers with every container
-# holding the alias and Caddy's dialer falls over to the next address when one refuses.
-# So: the new container (compose's own, from the compose file as written) starts and
-# leaves NETWORK before it listens; it joins under the alias once it answers
-# HEALTH_PATH; then the old ones stop, gracefully, finishing what they serve, while
-# compose brings the other services to the files (waiting up to WAIT seconds for them).
+# Caddy (the container CADDY) reaches the web as ALIAS on NETWORK; Docker's DNS answers
+# with every container holding the alias and Caddy's dialer falls over to the next
+# address when one refuses. So: the new container (compose's own, from the compose file
+# as written) starts and leaves NETWORK before it listens; it joins under the alias once
+# it answers HEALTH_PATH; then the old ones stop, gracefully, finishing what they serve,
+# while compose brings the other services to the files (waiting up to WAIT seconds).
+#
+# An old one that stops listening resets the connections it has not yet accepted, and
+# Caddy does not send a POST again after that. So before they stop, a line in Caddy's
+# hosts file, which its resolver reads before DNS, names the new container alone for
+# ALIAS; it goes once the old ones are gone.
 #
 # Each FILE was written by this run with Ansible's `backup`: FILE.<pid>.<time>~ holds it
 # as it was (an interrupted run may have left an older one, which is then the right one).
@@ -20,17 +25,28 @@
 # compose starts the web as it starts the rest.
 set -eu
 cd "$1"
-network=$2 alias=$3 timeout=$4 grace=$5 path=$6 wait=$7
-shift 7
+network=$2 alias=$3 timeout=$4 grace=$5 path=$6 wait=$7 caddy=$8
+shift 8
+
+# pin ADDRESS: Caddy's new connections to ALIAS go to ADDRESS; pin: to whatever DNS says.
+# Docker bind-mounts /etc/hosts into the container, so it is rewritten in place.
+pin() {
+    docker exec --user 0 "$caddy" sh -c '
+        kept=$(grep -v -e "# dlgr-ansible hand-over: $1\$" /etc/hosts || true)
+        { printf "%s\n" "$kept"
+          [ -z "$2" ] || printf "%s %s # dlgr-ansible hand-over: %s\n" "$2" "$1" "$1"
+        } > /etc/hosts' pin "$alias" "${1:-}"
+}
 
 drop_backups() {
     for file in "$@"; do rm -f -- "$file".*~; done
 }
 
 # Until the new one serves, any failure (set -e, a signal) leaves things as they were.
-new='' handed_over=no
+new='' handed_over=no pinned=no
 put_back() {
     status=$?
+    if [ "$pinned" = yes ]; then pin || true; fi
     if [ "$handed_over" = no ] && [ "$status" -ne 0 ]; then
         if [ -n "$new" ]; then docker rm --force "$new" >/dev/null 2>&1 || true; fi
         for file in "$@"; do
@@ -58,6 +74,8 @@ for id in $(docker compose ps --all --quiet web); do
     fi
 done
 if [ -z "$old" ]; then
+    # A run killed while it pinned ALIAS left the line; the address in it may be gone.
+    pin || true
     drop_backups "$@"
     echo "nothing served"
     exit 0
@@ -94,15 +112,22 @@ done
 
 docker network connect --alias "$alias" --alias web --alias "$name" "$network" "$new"
 handed_over=yes
-# The old web takes its time to finish (gunicorn: seconds); nothing else waits for it.
-# shellcheck disable=SC2086 # one or more container ids
-docker stop --time "$grace" $old >/dev/null &
-stopping=$!
+address=$(docker inspect --format "{{(index .NetworkSettings.Networks \"$network\").IPAddress}}" "$new")
+if pin "$address"; then pinned=yes; fi
 # shellcheck disable=SC2046 # service names are single words
 docker compose up --detach --no-deps --pull never --remove-orphans --wait \
-    --wait-timeout "$wait" $(docker compose config --services | grep -vx web)
-wait "$stopping"
+    --wait-timeout "$wait" $(docker compose config --services | grep -vx web) &
+others=$!
+# Caddy's resolver (Go's) reads its hosts file again at most 5 s after it last did; a
+# connection made just before that has a second to be accepted.
+if [ "$pinned" = yes ]; then sleep 6; fi
+# The old web takes its time to finish (gunicorn: seconds).
+# shellcheck disable=SC2086 # one or more container ids
+docker stop --time "$grace" $old >/dev/null
+wait "$others"
 # shellcheck disable=SC2086
 docker rm $old >/dev/null
+pin
+pinned=no
 drop_backups "$@"
 echo switched
