@@ -119,7 +119,8 @@ docker compose up --detach --no-deps --pull never --remove-orphans --wait \
     --wait-timeout "$wait" $(docker compose config --services | grep -vx web) &
 others=$!
 # Caddy's resolver (Go's) reads its hosts file again at most 5 s after it last did; a
-# connection made just before that has a second to be accepted.
+# connection made just before that has a second to be accepted. Without the line (Caddy
+# is not running), there is nothing to wait for.
 if [ "$pinned" = yes ]; then sleep 6; fi
 # The old web takes its time to finish (gunicorn: seconds).
 # shellcheck disable=SC2086 # one or more container ids
@@ -127,7 +128,7 @@ docker stop --time "$grace" $old >/dev/null
 wait "$others"
 # shellcheck disable=SC2086
 docker rm $old >/dev/null
-pin
-pinned=no
+# Only the new one holds the alias now. A line that cannot go names the one that serves.
+if pin; then pinned=no; fi
 drop_backups "$@"
 echo switched
