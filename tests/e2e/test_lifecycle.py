@@ -682,6 +682,13 @@ def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, serv
             shot = tmp_path / "browser-failure.png"
             driver.save_screenshot(str(shot))
             print(f"screenshot of the failure: {shot} ({driver.current_url})", file=sys.stderr)
+            # The screenshot goes with tmp_path; what the page loaded says more in CI's log.
+            loaded = driver.execute_script(
+                "return [document.readyState, document.title,"
+                " performance.getEntriesByType('resource').map("
+                "   r => `${r.name} ${r.responseStatus || ''} ${Math.round(r.duration)}ms`)]"
+            )
+            print(f"page state, title, resources: {loaded}", file=sys.stderr)
             print(lab.run("logs", "--app", APP, "--tail", "40").stdout, file=sys.stderr)
             raise
     result, report = lab.run_json("export", "--app", APP, "--no-scrub", "--output", str(tmp_path))
