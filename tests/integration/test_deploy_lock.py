@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from dlgr_ansible.connections import own_connections
 from dlgr_ansible.resources import playbooks_dir, share_dir
 from tests.integration.conftest import BIN_DIR
 from tests.testbed import targets
@@ -75,3 +76,83 @@ def test_a_killed_runs_lock_is_taken_over_by_a_plain_ansible_playbook_run(resear
         target, "stat", "-c", "%a", LOCK, LOCK.replace("deploy.lock", "deploys.log")
     )
     assert modes.stdout.split() == ["600", "600"]
+
+
+# A run that takes the lock, then runs a remote command for longer than the test waits
+# before it kills the run; the next run notes what it finds when it holds the lock.
+TAKE_LOCK = """
+- name: {name}
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Take the lock
+      ansible.builtin.include_role:
+        name: dallinger_run
+"""
+LINGERING = (
+    TAKE_LOCK.format(name="A run killed during a long remote command")
+    + """
+    - name: Work on after the run is killed, as a hand-over does
+      ansible.builtin.command: sh -c 'echo started > /tmp/lingering; sleep 12; echo ended > /tmp/lingering'
+      changed_when: false
+"""
+)
+NEXT = (
+    TAKE_LOCK.format(name="The next run")
+    + """
+    - name: See how far the killed run's command got
+      ansible.builtin.command: cat /tmp/lingering
+      changed_when: false
+      register: seen
+    - name: Give the lock back
+      ansible.builtin.include_role:
+        name: dallinger_run
+        tasks_from: finish
+    - name: Say it
+      ansible.builtin.debug:
+        msg: "lingering: {{ seen.stdout }}"
+"""
+)
+
+
+def test_the_next_run_waits_for_the_commands_a_killed_run_left_running(researcher, target):
+    """A run stopped as the CLI stops one on Ctrl-C: Ansible killed, its SSH master told
+    to exit. Its remote command goes on under init (a hand-over killed half-way still
+    stops the old web). The next run takes the lock only once that command has ended,
+    rather than work beside it."""
+    add = ("servers", "add", "--host", target.address, "--user", "dallinger")
+    assert researcher.run(*add).returncode == 0
+    inventory = researcher.home / "inventory.yml"
+    assert researcher.run("inventory", "--output", str(inventory)).returncode == 0
+    playbooks = {}
+    for name, text in (("lingering.yml", LINGERING), ("next.yml", NEXT)):
+        playbooks[name] = researcher.home / name
+        playbooks[name].write_text(text)
+    targets.exec_in(target, "rm", "-f", "/tmp/lingering")
+
+    def playbook(name, control_dir, **kwargs):
+        # Each run its own SSH master, as the CLI gives them: sharing one would make the
+        # killed run's session the next one's.
+        env = dict(researcher.env, ANSIBLE_SSH_CONTROL_PATH_DIR=str(control_dir))
+        command = [BIN_DIR / "ansible-playbook", "-i", inventory, playbooks[name]]
+        return subprocess.Popen(
+            command, env=env, cwd=share_dir(), start_new_session=True, text=True, **kwargs
+        )
+
+    with own_connections() as doomed_dir:
+        doomed = playbook(
+            "lingering.yml", doomed_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if targets.exec_in(target, "cat", "/tmp/lingering").stdout.strip() == "started":
+                break
+            time.sleep(0.2)
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+    with own_connections() as next_dir:
+        following = playbook("next.yml", next_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output, _ = following.communicate(timeout=600)
+    assert following.returncode == 0, output[-4000:]
+    assert "FAILED - RETRYING" in output  # the lock is free at once without the command
+    assert "lingering: ended" in output

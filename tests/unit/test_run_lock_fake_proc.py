@@ -127,6 +127,52 @@ def test_a_dead_holders_lock_is_taken_over_and_its_run_recorded(files, monkeypat
     }
 
 
+def test_processes_a_dead_session_left_are_found_by_its_connection(tmp_path):
+    """A killed run's hand-over goes on under init: its environment still names the
+    run's connection. The same connection under a live sshd, another connection, and a
+    process whose environment cannot be read are not leftovers."""
+    proc = tmp_path / "proc"
+    connection = "127.0.0.1 40000 127.0.0.2 22"
+    environ = f"HOME=/home/dallinger\0SSH_CONNECTION={connection}\0PATH=/bin\0".encode()
+    fake_process(proc, 700, "sh", 1, "70")
+    (proc / "700" / "environ").write_bytes(environ)
+    fake_process(proc, 710, "docker", 700, "71")
+    (proc / "710" / "environ").write_bytes(environ)
+    fake_process(proc, 900, "sshd-session", 1, "90")
+    fake_process(proc, 910, "python3", 900, "91")
+    (proc / "910" / "environ").write_bytes(environ)
+    fake_process(proc, 720, "sh", 1, "72")
+    (proc / "720" / "environ").write_bytes(environ.replace(b"40000", b"40001"))
+    fake_process(proc, 730, "sh", 1, "73")  # another user's: no environ to read
+    (proc / "self").mkdir()
+    assert lock.leftovers(connection, str(proc)) == ["docker", "sh"]
+    assert lock.leftovers("", str(proc)) == []
+
+
+def test_the_lock_waits_for_what_a_dead_holder_left_running(files, monkeypatch):
+    session = {"pid": 10, "start": "1", "connection": "127.0.0.1 40000 127.0.0.2 22"}
+    held(files, ALICE, 1000, session)
+    monkeypatch.setattr(lock, "session_alive", lambda session, proc="/proc": False)
+    seen = []
+
+    def running(connection, proc="/proc"):
+        seen.append(connection)
+        return ["docker", "sh"]
+
+    monkeypatch.setattr(lock, "leftovers", running)
+    second = held(files, BOB, 1010, {"pid": 20, "start": "2", "connection": "x"})
+    assert not second["acquired"]
+    assert seen[0] == session["connection"]
+    assert second["msg"].endswith(
+        "Its SSH connection has closed, but commands it started still run on the server "
+        "(docker, sh); they end by themselves."
+    )
+    monkeypatch.setattr(lock, "leftovers", lambda connection, proc="/proc": [])
+    third = held(files, BOB, 1020, {"pid": 20, "start": "2", "connection": "x"})
+    assert third["acquired"]
+    assert third["took_over"]["user"] == "alice"
+
+
 def test_a_holder_sharing_this_runs_session_counts_as_alive(files, monkeypatch):
     monkeypatch.setattr(lock, "session_alive", lambda session, proc="/proc": False)
     session = {"pid": 10, "start": "1"}

@@ -19,8 +19,10 @@ description:
     file that only this module writes, under an flock so that two runs cannot both take
     it.
   - A holder is alive while the SSH session it took the lock over is (Ansible keeps one
-    connection per run). When that session is gone, the holder died, and the lock is
-    taken over, with a line for the dead run (result interrupted) in the history.
+    connection per run), and after that while commands it started still run on the
+    server (a killed run's remote commands go on to their end). Then the holder died,
+    and the lock is taken over, with a line for the dead run (result interrupted) in
+    the history. Only the user's own processes are seen, not those run as root.
   - Holders that came over no SSH session (a local or docker connection) count as alive
     for I(stale_after) seconds.
   - The history is one JSON line per run, appended with O_APPEND.
@@ -127,13 +129,39 @@ def session_alive(session, proc="/proc"):
     return stat is not None and stat[2] == session["start"]
 
 
+def leftovers(connection, proc="/proc"):
+    """The command names of processes a run left when its SSH session ended: their
+    environment names its connection (client and server address and port) and no sshd
+    is above them any more. Other users' environments cannot be read."""
+    if not connection:
+        return []
+    mark = f"SSH_CONNECTION={connection}".encode()
+    names = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/environ", "rb") as handle:
+                environ = handle.read().split(b"\0")
+        except OSError:
+            continue
+        stat = proc_stat(int(entry), proc)
+        if mark in environ and stat and ssh_session(int(entry), proc) is None:
+            names.append(stat[0])
+    return sorted(names)
+
+
 def is_stale(holder, now, mine, stale_after):
     """Whether the holder died. A holder sharing this run's own SSH session (two plain
     ansible-playbook runs from one machine share Ansible's connection) looks alive:
-    waiting too long is safe, taking a live run's lock is not."""
+    waiting too long is safe, taking a live run's lock is not. A killed run's commands
+    (a hand-over, a compose up) go on after its session ended; the next run waits for
+    them rather than work beside them."""
     session = holder.get("session")
     if session:
-        return session != mine and not session_alive(session)
+        if session == mine or session_alive(session):
+            return False
+        return not leftovers(session.get("connection"))
     return now - holder.get("since_epoch", 0) > stale_after
 
 
@@ -207,9 +235,15 @@ def take(handle, params, now, mine):
     result = {"acquired": False, "took_over": None, "started": now}
     if holder is not None and not is_stale(holder, now, mine, params["stale_after"]):
         others = {key: value for key, value in holder.items() if key != "token"}
-        result.update(
-            holder=others, msg=f"The server's deploy lock is held by {describe(holder, now)}."
-        )
+        msg = f"The server's deploy lock is held by {describe(holder, now)}."
+        session = holder.get("session")
+        if session and session != mine and not session_alive(session):
+            left = leftovers(session.get("connection"))
+            msg += (
+                " Its SSH connection has closed, but commands it started still run on "
+                f"the server ({', '.join(sorted(set(left)))}); they end by themselves."
+            )
+        result.update(holder=others, msg=msg)
         return result
     if holder is not None:
         append(params["log_file"], history_line(interrupted_record(holder, now), now))
@@ -292,6 +326,8 @@ def main():
         fcntl.flock(handle, fcntl.LOCK_EX)
         if params["state"] == "held":
             mine = ssh_session(os.getpid())
+            if mine is not None:
+                mine["connection"] = os.environ.get("SSH_CONNECTION", "")
             if caller_gone(mine, os.environ, os.getpid()):
                 module.fail_json(msg="The run that asked for the deploy lock has gone.")
             result = take(handle, params, now, mine)
