@@ -6,8 +6,9 @@ share that session, so a dead run would look alive for as long as the next one k
 the connection busy. A directory of the run's own avoids that. It is made in /tmp, as
 ssh-agent makes its own, unpredictably named and 0700: a socket's path has at most 107
 bytes, and $TMPDIR or $HOME may be long; closing the masters at the end, also after Ctrl-C,
-lets the next run take the lock of an interrupted one at once. Only a run killed outright
-leaves its master behind, until ControlPersist (60 s) ends it.
+lets the next run take the lock of an interrupted one at once (or once the command it
+left running on the server has ended). Only a run killed outright leaves its master
+behind, until ControlPersist (60 s) ends it.
 """
 
 import os

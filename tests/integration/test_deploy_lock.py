@@ -1,6 +1,7 @@
 """The server's deploy lock against the shared target: a run killed while it holds the
-lock does not block the next one for longer than its SSH connection outlives it, plain
-ansible-playbook runs take the same lock, and the history records both runs."""
+lock blocks the next one only while its SSH connection or the commands it left running
+on the server outlive it, plain ansible-playbook runs take the same lock, and the
+history records both runs."""
 
 import os
 import signal
@@ -78,8 +79,8 @@ def test_a_killed_runs_lock_is_taken_over_by_a_plain_ansible_playbook_run(resear
     assert modes.stdout.split() == ["600", "600"]
 
 
-# A run that takes the lock, then runs a remote command for longer than the test waits
-# before it kills the run; the next run notes what it finds when it holds the lock.
+# A run that takes the lock, then runs a remote command that ends once the test says so
+# (at the latest after 120 s); the next run notes what it finds when it holds the lock.
 TAKE_LOCK = """
 - name: {name}
   hosts: all
@@ -93,7 +94,11 @@ LINGERING = (
     TAKE_LOCK.format(name="A run killed during a long remote command")
     + """
     - name: Work on after the run is killed, as a hand-over does
-      ansible.builtin.command: sh -c 'echo started > /tmp/lingering; sleep 12; echo ended > /tmp/lingering'
+      ansible.builtin.command:
+        cmd: >-
+          sh -c 'echo started > /tmp/lingering; i=0;
+          while [ ! -e /tmp/lingering-go ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done;
+          echo ended > /tmp/lingering'
       changed_when: false
 """
 )
@@ -128,7 +133,7 @@ def test_the_next_run_waits_for_the_commands_a_killed_run_left_running(researche
     for name, text in (("lingering.yml", LINGERING), ("next.yml", NEXT)):
         playbooks[name] = researcher.home / name
         playbooks[name].write_text(text)
-    targets.exec_in(target, "rm", "-f", "/tmp/lingering")
+    targets.exec_in(target, "rm", "-f", "/tmp/lingering", "/tmp/lingering-go")
 
     def playbook(name, control_dir, **kwargs):
         # Each run its own SSH master, as the CLI gives them: sharing one would make the
@@ -152,7 +157,16 @@ def test_the_next_run_waits_for_the_commands_a_killed_run_left_running(researche
         doomed.wait()
     with own_connections() as next_dir:
         following = playbook("next.yml", next_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output, _ = following.communicate(timeout=600)
+        # The killed run's command ends only once the next run was seen waiting for it.
+        seen = []
+        for line in following.stdout:
+            seen.append(line)
+            if "FAILED - RETRYING" in line:
+                break
+        targets.exec_in(target, "touch", "/tmp/lingering-go")
+        rest, _ = following.communicate(timeout=600)
+    output = "".join(seen) + rest
     assert following.returncode == 0, output[-4000:]
-    assert "FAILED - RETRYING" in output  # the lock is free at once without the command
+    assert "FAILED - RETRYING" in output, output[-4000:]
+    assert "Took over the deploy lock of a run that is gone" in output
     assert "lingering: ended" in output

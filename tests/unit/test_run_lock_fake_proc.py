@@ -129,24 +129,45 @@ def test_a_dead_holders_lock_is_taken_over_and_its_run_recorded(files, monkeypat
 
 def test_processes_a_dead_session_left_are_found_by_its_connection(tmp_path):
     """A killed run's hand-over goes on under init: its environment still names the
-    run's connection. The same connection under a live sshd, another connection, and a
-    process whose environment cannot be read are not leftovers."""
+    run's connection. The same connection under a live sshd, another connection (one
+    port a prefix of the other's included), a zombie (its environment reads empty) and
+    a process whose environment cannot be read are not leftovers."""
     proc = tmp_path / "proc"
     connection = "127.0.0.1 40000 127.0.0.2 22"
     environ = f"HOME=/home/dallinger\0SSH_CONNECTION={connection}\0PATH=/bin\0".encode()
-    fake_process(proc, 700, "sh", 1, "70")
-    (proc / "700" / "environ").write_bytes(environ)
-    fake_process(proc, 710, "docker", 700, "71")
-    (proc / "710" / "environ").write_bytes(environ)
+    processes = {
+        700: ("sh", 1, environ),
+        710: ("docker", 700, environ),
+        910: ("python3", 900, environ),  # under the live sshd 900
+        720: ("sh", 1, environ.replace(b"40000", b"40001")),
+        740: ("sh", 1, environ.replace(b" 22\0", b" 220\0")),
+        750: ("sh", 1, b""),  # a zombie
+        730: ("sh", 1, None),  # another user's: no environ to read
+    }
     fake_process(proc, 900, "sshd-session", 1, "90")
-    fake_process(proc, 910, "python3", 900, "91")
-    (proc / "910" / "environ").write_bytes(environ)
-    fake_process(proc, 720, "sh", 1, "72")
-    (proc / "720" / "environ").write_bytes(environ.replace(b"40000", b"40001"))
-    fake_process(proc, 730, "sh", 1, "73")  # another user's: no environ to read
+    for pid, (name, parent, text) in processes.items():
+        fake_process(proc, pid, name, parent, str(pid))
+        if text is not None:
+            (proc / str(pid) / "environ").write_bytes(text)
     (proc / "self").mkdir()
-    assert lock.leftovers(connection, str(proc)) == ["docker", "sh"]
+    assert lock.leftovers(connection, str(proc)) == ["docker (pid 710)", "sh (pid 700)"]
     assert lock.leftovers("", str(proc)) == []
+
+
+def test_the_connection_is_read_from_an_ancestor_under_become(tmp_path):
+    """sudo leaves SSH_CONNECTION out of the module's environment; the shell that ran
+    sudo has it. No sshd above, or none of them having it: no connection."""
+    proc = tmp_path / "proc"
+    fake_process(proc, 900, "sshd-session", 1, "90")
+    fake_process(proc, 950, "sh", 900, "95")
+    (proc / "950" / "environ").write_bytes(b"SSH_CONNECTION=10.0.0.1 5000 10.0.0.2 22\0")
+    fake_process(proc, 960, "sudo", 950, "96")  # root's: not readable here, no file
+    fake_process(proc, 970, "python3", 960, "97")
+    (proc / "970" / "environ").write_bytes(b"HOME=/root\0")
+    assert lock.ssh_connection(970, str(proc)) == "10.0.0.1 5000 10.0.0.2 22"
+    fake_process(proc, 980, "python3", 900, "98")
+    assert lock.ssh_connection(980, str(proc)) == ""
+    assert lock.ssh_connection(12345, str(proc)) == ""
 
 
 def test_the_lock_waits_for_what_a_dead_holder_left_running(files, monkeypatch):
@@ -157,16 +178,26 @@ def test_the_lock_waits_for_what_a_dead_holder_left_running(files, monkeypatch):
 
     def running(connection, proc="/proc"):
         seen.append(connection)
-        return ["docker", "sh"]
+        return ["docker (pid 710)", "sh (pid 700)"]
 
     monkeypatch.setattr(lock, "leftovers", running)
     second = held(files, BOB, 1010, {"pid": 20, "start": "2", "connection": "x"})
     assert not second["acquired"]
-    assert seen[0] == session["connection"]
+    assert seen == [session["connection"]]  # /proc read once per try
     assert second["msg"].endswith(
-        "Its SSH connection has closed, but commands it started still run on the server "
-        "(docker, sh); they end by themselves."
+        "Its SSH connection has closed, but commands it started still run on the server: "
+        "docker (pid 710), sh (pid 700). The lock is free once they have ended."
     )
+    # A command that hangs holds the lock no longer than stale_after from the run's start.
+    expired = held(files, BOB, 1000 + 3601, {"pid": 20, "start": "2", "connection": "x"})
+    assert expired["acquired"]
+    assert expired["took_over"]["user"] == "alice"
+    assert len(seen) == 1
+
+
+def test_the_lock_is_taken_over_once_the_leftovers_ended(files, monkeypatch):
+    held(files, ALICE, 1000, {"pid": 10, "start": "1", "connection": "c"})
+    monkeypatch.setattr(lock, "session_alive", lambda session, proc="/proc": False)
     monkeypatch.setattr(lock, "leftovers", lambda connection, proc="/proc": [])
     third = held(files, BOB, 1020, {"pid": 20, "start": "2", "connection": "x"})
     assert third["acquired"]

@@ -20,9 +20,11 @@ description:
     it.
   - A holder is alive while the SSH session it took the lock over is (Ansible keeps one
     connection per run), and after that while commands it started still run on the
-    server (a killed run's remote commands go on to their end). Then the holder died,
-    and the lock is taken over, with a line for the dead run (result interrupted) in
-    the history. Only the user's own processes are seen, not those run as root.
+    server (a killed run's remote commands go on to their end), for up to I(stale_after)
+    seconds after it took the lock. Then the holder died, and the lock is taken over,
+    with a line for the dead run (result interrupted) in the history. Only the user's
+    own processes are seen; one run as root is seen through the user's shell that ran
+    sudo.
   - Holders that came over no SSH session (a local or docker connection) count as alive
     for I(stale_after) seconds.
   - The history is one JSON line per run, appended with O_APPEND.
@@ -57,7 +59,9 @@ options:
     type: int
     default: 0
   stale_after:
-    description: Seconds after which a lock taken over no SSH session counts as abandoned.
+    description: >-
+      Seconds after which a lock taken over no SSH session counts as abandoned, and after
+      which commands a dead holder left running no longer keep its lock.
     type: int
     default: 21600
 author: dlgr-ansible developers
@@ -90,9 +94,12 @@ def proc_stat(pid, proc="/proc"):
     except OSError:
         return None
     # comm is in parentheses and may hold spaces or parentheses itself.
-    name = text[text.index("(") + 1 : text.rindex(")")]
-    fields = text[text.rindex(")") + 2 :].split()
-    return name, int(fields[1]), fields[19]
+    try:
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        return name, int(fields[1]), fields[19]
+    except (ValueError, IndexError):
+        return None
 
 
 def ssh_session(pid, proc="/proc"):
@@ -107,6 +114,24 @@ def ssh_session(pid, proc="/proc"):
             return {"pid": pid, "start": start}
         pid = parent
     return None
+
+
+def ssh_connection(pid, proc="/proc"):
+    """The SSH_CONNECTION of the session a process runs in: its own, or under become
+    (sudo leaves it out) the nearest ancestor's that has it; "" when none has."""
+    while pid > 1:
+        try:
+            with open(f"{proc}/{pid}/environ", "rb") as handle:
+                for entry in handle.read().split(b"\0"):
+                    if entry.startswith(b"SSH_CONNECTION="):
+                        return entry.partition(b"=")[2].decode("utf-8", "replace")
+        except OSError:
+            pass
+        stat = proc_stat(pid, proc)
+        if stat is None or stat[0].startswith("sshd"):
+            return ""
+        pid = stat[1]
+    return ""
 
 
 def caller_gone(session, environ, pid, proc="/proc"):
@@ -130,13 +155,13 @@ def session_alive(session, proc="/proc"):
 
 
 def leftovers(connection, proc="/proc"):
-    """The command names of processes a run left when its SSH session ended: their
+    """Processes a run left when its SSH session ended, as "name (pid N)": their
     environment names its connection (client and server address and port) and no sshd
     is above them any more. Other users' environments cannot be read."""
     if not connection:
         return []
     mark = f"SSH_CONNECTION={connection}".encode()
-    names = []
+    found = []
     for entry in os.listdir(proc):
         if not entry.isdigit():
             continue
@@ -145,24 +170,29 @@ def leftovers(connection, proc="/proc"):
                 environ = handle.read().split(b"\0")
         except OSError:
             continue
+        if mark not in environ:
+            continue
         stat = proc_stat(int(entry), proc)
-        if mark in environ and stat and ssh_session(int(entry), proc) is None:
-            names.append(stat[0])
-    return sorted(names)
+        if stat and ssh_session(int(entry), proc) is None:
+            found.append(f"{stat[0]} (pid {entry})")
+    return sorted(found)
 
 
 def is_stale(holder, now, mine, stale_after):
-    """Whether the holder died. A holder sharing this run's own SSH session (two plain
-    ansible-playbook runs from one machine share Ansible's connection) looks alive:
-    waiting too long is safe, taking a live run's lock is not. A killed run's commands
-    (a hand-over, a compose up) go on after its session ended; the next run waits for
-    them rather than work beside them."""
+    """Whether the holder died, and what it left running. A holder sharing this run's
+    own SSH session (two plain ansible-playbook runs from one machine share Ansible's
+    connection) looks alive: waiting too long is safe, taking a live run's lock is not.
+    A killed run's commands (a hand-over, a compose up) go on after its session ended;
+    the next run waits for them rather than work beside them, for up to stale_after
+    from when the run took the lock (a command that hangs must not block every run)."""
     session = holder.get("session")
-    if session:
-        if session == mine or session_alive(session):
-            return False
-        return not leftovers(session.get("connection"))
-    return now - holder.get("since_epoch", 0) > stale_after
+    expired = now - holder.get("since_epoch", 0) > stale_after
+    if not session:
+        return expired, []
+    if session == mine or session_alive(session):
+        return False, []
+    left = [] if expired else leftovers(session.get("connection"))
+    return not left, left
 
 
 def utc(epoch):
@@ -233,15 +263,14 @@ def write_holder(handle, holder):
 def take(handle, params, now, mine):
     holder = read_holder(handle)
     result = {"acquired": False, "took_over": None, "started": now}
-    if holder is not None and not is_stale(holder, now, mine, params["stale_after"]):
+    stale, left = is_stale(holder, now, mine, params["stale_after"]) if holder else (True, [])
+    if not stale:
         others = {key: value for key, value in holder.items() if key != "token"}
         msg = f"The server's deploy lock is held by {describe(holder, now)}."
-        session = holder.get("session")
-        if session and session != mine and not session_alive(session):
-            left = leftovers(session.get("connection"))
+        if left:
             msg += (
-                " Its SSH connection has closed, but commands it started still run on "
-                f"the server ({', '.join(sorted(set(left)))}); they end by themselves."
+                " Its SSH connection has closed, but commands it started still run on the "
+                f"server: {', '.join(left)}. The lock is free once they have ended."
             )
         result.update(holder=others, msg=msg)
         return result
@@ -327,7 +356,7 @@ def main():
         if params["state"] == "held":
             mine = ssh_session(os.getpid())
             if mine is not None:
-                mine["connection"] = os.environ.get("SSH_CONNECTION", "")
+                mine["connection"] = ssh_connection(os.getpid())
             if caller_gone(mine, os.environ, os.getpid()):
                 module.fail_json(msg="The run that asked for the deploy lock has gone.")
             result = take(handle, params, now, mine)
