@@ -14,6 +14,10 @@ STAMP := $(VENV)/.installed
 # (benchmarks/side_by_side.py runs it).
 DALLINGER_VENV ?= .venv-dallinger
 DALLINGER_STAMP := $(DALLINGER_VENV)/.installed-dlgr
+# A PsyNet experiment's environment: PsyNet 13.3 pinned as the test bed's experiment
+# (examples/psynet) pins it, with `dlgr-ansible[psynet]`, which runs PsyNet's preparation.
+PSYNET_VENV ?= .venv-psynet
+PSYNET_STAMP := $(PSYNET_VENV)/.installed-dlgr
 
 # pytest-xdist workers for the test suite (tests/conftest.py groups the modules); each
 # worker has its own targets and loopback addresses (tests/testbed/targets.py).
@@ -21,7 +25,7 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: deps system-deps browser-deps lint unit testbed-images pytest molecule test test-pytest test-molecule demo clean
 
-deps: system-deps browser-deps $(STAMP) $(DALLINGER_STAMP)
+deps: system-deps browser-deps $(STAMP) $(DALLINGER_STAMP) $(PSYNET_STAMP)
 
 system-deps:
 	./scripts/install-system-deps.sh
@@ -39,6 +43,11 @@ $(STAMP): pyproject.toml
 $(DALLINGER_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(DALLINGER_VENV)
 	$(DALLINGER_VENV)/bin/pip install --quiet 'dallinger[data]==12.4.0' 'click==8.1.8' -e '.[dallinger]'
+	touch $@
+
+$(PSYNET_STAMP): pyproject.toml examples/psynet/constraints.txt
+	$(PYTHON) -m venv $(PSYNET_VENV)
+	$(PSYNET_VENV)/bin/pip install --quiet --constraint examples/psynet/constraints.txt -e '.[psynet]'
 	touch $@
 
 lint: $(STAMP)
@@ -89,4 +98,4 @@ demo: system-deps $(STAMP)
 	$(BIN)/python examples/demo.py
 
 clean:
-	rm -rf $(VENV) $(DALLINGER_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(DALLINGER_VENV) $(PSYNET_VENV) build dist *.egg-info

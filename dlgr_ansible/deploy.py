@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dlgr_ansible import seed_archive, server_settings, service_images, validate
+from dlgr_ansible import psynet, seed_archive, server_settings, service_images, validate
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.images import ImageLookup, locally_available
@@ -128,6 +128,10 @@ def app_environment(config: Config, mode: str, image: str, dashboard_user: str) 
             environment[key.upper()] = environment.pop(key)
     if "aws_region" in environment:
         environment["AWS_DEFAULT_REGION"] = environment["aws_region"]
+    # Dallinger's default logfile, server.log in /experiment, cannot be written by the
+    # SSH user's uid the containers run as (docker-ssh runs them as root): the web would
+    # stop at start. "-" sends the log to Docker's (`logs`, Dozzle).
+    environment.setdefault("logfile", "-")
     environment.update(
         mode=mode,
         dashboard_user=dashboard_user,
@@ -152,10 +156,13 @@ def plan_deployment(
     https_port: int = 443,
     server_address: str | None = None,
     build: bool = False,
+    build_psynet: bool = False,
     local_images: ImageLookup = locally_available,
 ) -> Deployment:
     """Everything a deploy needs, checked before anything connects. With `build` and no
-    image given or configured, the image is set later by `with_image`."""
+    image given or configured, the image is set later by `with_image`. A PsyNet
+    experiment (`build_psynet`, or a config that mounts PsyNet's assets, as PsyNet's
+    requires) gets the role's own mounts of them instead of the configured one."""
     archive_path = Path(archive).absolute() if archive else None
     if archive_path and update:
         raise DlgrError(
@@ -178,6 +185,10 @@ def plan_deployment(
         "docker_worker_cpu_shares", config.get("docker_worker_cpu_shares"), 1024, 2
     )
     clock = validate.flag("clock_on", config.get("clock_on"))
+    volumes = [v.strip() for v in (config.get("docker_volumes") or "").split(",") if v.strip()]
+    is_psynet = build_psynet or psynet.uses_psynet_assets(volumes)
+    if is_psynet:
+        volumes = [v for v in volumes if not psynet.uses_psynet_assets([v])]
     acme_email = config.acme_email()
     user = config.get("dashboard_user") or "admin"
     environment = app_environment(config, mode, image, user)
@@ -208,9 +219,8 @@ def plan_deployment(
         "dallinger_app_workers": workers,
         "dallinger_app_worker_cpu_shares": cpu_shares,
         "dallinger_app_clock": clock,
-        "dallinger_app_volumes": [
-            v.strip() for v in (config.get("docker_volumes") or "").split(",") if v.strip()
-        ],
+        "dallinger_app_volumes": volumes,
+        "dallinger_app_psynet": is_psynet,
         "dallinger_app_archive": str(archive_path or ""),
         "dallinger_app_https_port": https_port,
         **service_images,

@@ -27,6 +27,7 @@ SHARED_TARGET_MODULES = frozenset(
         "tests/integration/test_deploy_lock.py",
         "tests/integration/test_packaging.py",
         "tests/integration/test_plain_ansible.py",
+        "tests/integration/test_psynet_assets.py",
         "tests/integration/test_runner_secrets.py",
         "tests/integration/test_servers.py",
         "tests/testbed/test_targets.py",

@@ -1,10 +1,13 @@
 """Apps: deploy (or update) one, roll it back, list its releases, export its data, destroy it."""
 
+import contextlib
+import getpass
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dlgr_ansible import app_logs, dozzle, validate
+from dlgr_ansible import app_logs, dozzle, psynet, validate
 from dlgr_ansible import deploy as planning
 from dlgr_ansible.build import build_experiment_image, directory_to_build
 from dlgr_ansible.export import (
@@ -50,11 +53,13 @@ def deploy(
     ask_password: Callable[[], str],
     health_timeout: int | None = None,
 ) -> Deployed:
-    """Plan (every value checked first), build the image here if need be, then run
-    deploy.yml: the shared stack brought up to date, then the app."""
+    """Plan (every value checked first), build the image here if need be (a PsyNet
+    experiment prepared by PsyNet first), then run deploy.yml: the shared stack brought
+    up to date, then the app."""
     target = session.server(server)
     config = session.config(config_pairs, target)
     build_here = directory_to_build(image, config.get("docker_image_name"))
+    build_psynet = build_here is not None and psynet.is_psynet_experiment(build_here)
     plan = planning.plan_deployment(
         config,
         target.host,
@@ -68,6 +73,7 @@ def deploy(
         https_port=target.https_port,
         server_address=target.ssh_host,
         build=build_here is not None,
+        build_psynet=build_psynet,
         local_images=session.local_images,
     )
     planning.check_dns(plan, session.resolve)
@@ -75,43 +81,82 @@ def deploy(
     # A build that Docker's cache answered with the image of an earlier deploy: the
     # server has it most likely, and saving it would only slow the run down.
     presave = True
-    if build_here:
-        session.log(f"Building the experiment in {build_here} with Dallinger")
-        base_name = config.get("docker_image_base_name")
-        build_started = time.monotonic()
-        built = build_experiment_image(build_here, plan.name, base_name, ca_bundle, session.log)
-        build_seconds = time.monotonic() - build_started
-        plan = planning.with_image(plan, built.name, session.local_images)
-        presave = built.new
-    variables, login = server_variables(
-        config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
-    )
-    login_variables = registry_login(plan.image, registry_user, keep_login, ask_password)
-    variables |= plan.variables | login_variables
-    if health_timeout is not None:
-        variables["dallinger_app_health_timeout"] = health_timeout
-    if plan.dashboard:
-        plan.dashboard.store()
-    verb = "Updating" if update else "Deploying"
-    command = ("deploy" if mode == "live" else "sandbox") + (" --update" if update else "")
-    ran = session.run(
-        "deploy.yml",
-        target,
-        config,
-        variables,
-        f"{verb} {plan.name} on {target.host}",
-        command=command,
-        presave=tuple(
-            image
-            for image in variables.get("dallinger_app_images_from_controller", [])
-            if image == plan.image and presave
-        ),
-    )
+    # PsyNet's staged assets stay on this machine until the run has sent them.
+    with _staging(build_psynet) as staging:
+        if build_here:
+            build_started = time.monotonic()
+            built = _build(session, mode, target, config, plan, build_here, staging, ca_bundle)
+            build_seconds = time.monotonic() - build_started
+            plan = planning.with_image(plan, built.name, session.local_images)
+            presave = built.new
+        variables, login = server_variables(
+            config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
+        )
+        login_variables = registry_login(plan.image, registry_user, keep_login, ask_password)
+        variables |= plan.variables | login_variables
+        if staging:
+            variables["dallinger_app_psynet_assets"] = str(
+                psynet.assets_to_send(staging, update=update)
+            )
+        if health_timeout is not None:
+            variables["dallinger_app_health_timeout"] = health_timeout
+        if plan.dashboard:
+            plan.dashboard.store()
+        verb = "Updating" if update else "Deploying"
+        command = ("deploy" if mode == "live" else "sandbox") + (" --update" if update else "")
+        ran = session.run(
+            "deploy.yml",
+            target,
+            config,
+            variables,
+            f"{verb} {plan.name} on {target.host}",
+            command=command,
+            presave=tuple(
+                image
+                for image in variables.get("dallinger_app_images_from_controller", [])
+                if image == plan.image and presave
+            ),
+        )
     # The dashboard password is kept even when the run fails: the server may have it.
     offered = dozzle.offer_outcome(ran.results, ran.run.limit, ran.ok, login)
     app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None
     phases = with_build(build_seconds, ran.outcome.state.phase_timer.phases())
     return Deployed(ran, dozzle=offered, app=app, phases=phases)
+
+
+@contextlib.contextmanager
+def _staging(wanted: bool):
+    """A private folder (0700) for PsyNet's assets, removed afterwards; None if not wanted."""
+    if not wanted:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="dlgr-psynet-") as folder:
+        yield Path(folder)
+
+
+def _build(session, mode, target, config, plan, directory, staging, ca_bundle):
+    """The experiment's image, built with Dallinger's code; a PsyNet experiment (`staging`
+    set) is prepared by PsyNet first, and what that left in `directory` removed after."""
+    base_name = config.get("docker_image_base_name")
+    if staging is None:
+        session.log(f"Building the experiment in {directory} with Dallinger")
+        return build_experiment_image(directory, plan.name, base_name, ca_bundle, session.log)
+    try:
+        psynet.prepare(
+            directory,
+            app=plan.name,
+            mode=mode,
+            server_host=target.ssh_host,
+            user=target.user or getpass.getuser(),
+            staging=staging,
+            postgres_image=config.get("docker_postgresql_image"),
+            redis_image=config.get("docker_redis_image"),
+            log=session.log,
+        )
+        session.log(f"Building the PsyNet experiment in {directory} with Dallinger")
+        return build_experiment_image(directory, plan.name, base_name, ca_bundle, session.log)
+    finally:
+        psynet.clean_directory(directory)
 
 
 def rollback(session: Session, app_name: str | None, server: str | None) -> RolledBack:

@@ -105,6 +105,7 @@ def test_plan_maps_config_onto_role_variables(home):
     assert variables["dallinger_app_workers"] == 3
     assert variables["dallinger_app_clock"] is True
     assert variables["dallinger_app_volumes"] == ["/a:/b", "/c:/d"]
+    assert variables["dallinger_app_psynet"] is False
     assert planned.url == "https://exp1.example.org/"
     assert planned.dashboard.new
     assert not planned.dashboard.saved_in.exists()  # kept only once the run starts
@@ -241,3 +242,12 @@ def test_unit_tests_never_reach_the_real_resolver_or_docker(home):
         deploy.check_dns(plan())
     with pytest.raises(AssertionError, match="local Docker engine"):
         plan(local_images=deploy.locally_available)
+
+
+def test_a_psynet_app_gets_the_roles_asset_mounts_instead_of_the_configured_one(home):
+    psynet_volume = "${HOME}/psynet-data/assets:/psynet-data/assets"
+    configured = plan({"docker_volumes": f"/a:/b,{psynet_volume}"}).variables
+    assert configured["dallinger_app_psynet"] is True
+    assert configured["dallinger_app_volumes"] == ["/a:/b"]
+    built = plan({"docker_volumes": "/a:/b"}, build_psynet=True).variables
+    assert (built["dallinger_app_psynet"], built["dallinger_app_volumes"]) == (True, ["/a:/b"])

@@ -1,0 +1,248 @@
+"""A real PsyNet 13.3 experiment (examples/psynet), deployed from its directory, end to end.
+
+One fresh target at a loopback address of its own, its apps' names in /etc/hosts. The
+CLI runs as a researcher would run it, from the experiment's environment (.venv-psynet:
+PsyNet, Dallinger and dlgr-ansible[psynet]); PsyNet's preparation runs against a
+PostgreSQL and a Redis on this machine's Docker, the image is built with Dallinger's
+code from the experiment's own Dockerfile (pip install of psynet==13.3.0), and HTTPS is
+verified against the target's Caddy root. The tests run in order and share the server.
+"""
+
+import dataclasses
+import hashlib
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import element_to_be_clickable as clickable
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.integration.conftest import REPO, assert_clean_failure, new_researcher
+from tests.testbed import browser, experiment_image, hosts_file, service_images, targets
+
+pytestmark = pytest.mark.e2e
+
+APP = "psy-one"
+DOMAIN = "psynet.test"
+PSYNET_BIN = REPO / ".venv-psynet" / "bin"
+EXAMPLE = REPO / "examples" / "psynet"
+BUILT_IMAGES = "dlgr-examples/psynet"  # docker_image_base_name in its config.txt
+CA = ("--ca-bundle", str(experiment_image.SYSTEM_CA_BUNDLE))
+PICTURE = (EXAMPLE / "static" / "picture.png").read_bytes()
+
+
+@dataclasses.dataclass
+class Bed:
+    lab: object
+    server: targets.Target
+    directory: Path
+
+    def deploy(self, *args: str, cwd: Path | None = None):
+        # Dallinger builds with BuildKit, which Debian's docker CLI has built in.
+        env = {**self.lab.env, "PATH": f"{PSYNET_BIN}:/usr/bin:{self.lab.env['PATH']}"}
+        person = dataclasses.replace(self.lab, env=env)
+        start = time.monotonic()
+        result = person.run(
+            "deploy",
+            "--app",
+            APP,
+            "--dns-host",
+            DOMAIN,
+            *args,
+            "--json",
+            cwd=cwd or self.directory,
+            bin_dir=PSYNET_BIN,
+            timeout=1800,
+        )
+        print(f"deploy {' '.join(args)}: {time.monotonic() - start:.1f} s", file=sys.stderr)
+        return result
+
+    def explain(self, result) -> str:
+        """Why a deploy failed: the report's errors and the app's last log lines."""
+        try:
+            errors = json.loads(result.stdout).get("errors")
+        except ValueError:
+            errors = result.stdout[-2000:]
+        logs = self.on_server(f"docker compose -p {APP} logs --tail 40 2>&1", check=False)
+        return f"{errors}\n{result.stderr[-2000:]}\n{logs[-6000:]}"
+
+    def on_server(self, command: str, check: bool = True) -> str:
+        done = targets.exec_in(
+            self.server, "runuser", "-l", "dallinger", "-c", command, check=check
+        )
+        return done.stdout
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        context = targets.caddy_tls(self.server)
+        connection = http.client.HTTPSConnection(
+            f"{APP}.{DOMAIN}", 443, context=context, timeout=30
+        )
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def sql(self, query: str) -> str:
+        return self.on_server(
+            f'docker exec dallinger-postgresql-1 psql -U dallinger -d {APP} -tAc "{query}"'
+        ).strip()
+
+
+def experiment_directory(root: Path) -> Path:
+    """examples/psynet as a researcher has it: a git repository (PsyNet requires one), on
+    the test bed's offline trixie base (Dallinger's build takes no build arguments)."""
+    directory = root / "psynet-experiment"
+    shutil.copytree(EXAMPLE, directory)
+    dockerfile = directory / "Dockerfile"
+    recipe = dockerfile.read_text()
+    assert "ARG BASE_IMAGE=debian:trixie-slim\n" in recipe
+    dockerfile.write_text(recipe.replace("debian:trixie-slim", targets.ensure_base_image("trixie")))
+    commit(directory, "The experiment")
+    return directory
+
+
+def commit(directory: Path, message: str) -> None:
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-qm", message]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *argv],
+            cwd=directory,
+            check=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory, ssh_key):
+    service_images.build_service_images()
+    root = tmp_path_factory.mktemp("psynet")
+    address = targets.free_loopback_address()
+    with hosts_file.entries([f"{address} {DOMAIN} {APP}.{DOMAIN}"], "dlgr-psynet"):
+        server = targets.start_target(
+            "dlgr-psynet", address, ssh_key.with_suffix(".pub").read_text()
+        )
+        try:
+            lab = new_researcher(root, ssh_key, tls="internal", **service_images.settings())
+            added = lab.run("servers", "add", "--host", address, "--user", "dallinger")
+            assert added.returncode == 0, added.stderr
+            yield Bed(lab, server, experiment_directory(root))
+        finally:
+            targets.stop_target(server)
+            for image in subprocess.run(
+                ["docker", "images", "-q", "--filter", f"reference={BUILT_IMAGES}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split():
+                subprocess.run(
+                    ["docker", "rmi", "--force", image], capture_output=True, check=False
+                )
+
+
+def test_failed_pre_checks_reach_the_user_in_psynets_words_and_change_nothing(bed, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(bed.directory, broken)
+    (broken / ".gitignore").unlink()
+    leftovers = set(bed.lab.tmp.iterdir())
+    result = bed.deploy(*CA, cwd=broken)
+    assert_clean_failure(result, ".gitignore is missing from your experiment directory")
+    assert "nothing was changed on the server" in result.stderr
+    assert bed.on_server(f"ls -d ~/dallinger/{APP} ~/psynet-data 2>/dev/null", False) == ""
+    assert set(bed.lab.tmp.iterdir()) == leftovers
+    assert not (broken / ".deploy").exists()
+    assert not (broken / "source_code.zip").exists()
+    # The PostgreSQL and Redis the preparation ran are gone.
+    running = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=dlgr-ansible=psynet-preparation"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert running.stdout == ""
+
+
+def test_deploy_prepares_sends_the_assets_and_launches(bed):
+    leftovers = set(bed.lab.tmp.iterdir())
+    result = bed.deploy(*CA)
+    assert result.returncode == 0, bed.explain(result)
+    report = json.loads(result.stdout)
+    assert report["app"]["created"] is True
+    assert set(bed.lab.tmp.iterdir()) == leftovers
+    assert not (bed.directory / ".deploy").exists()
+
+    # The cached asset, by its content's md5, and the experiment's own, by deployment.
+    listing = bed.on_server("cd ~/psynet-data/assets && find . -type f | sort").split()
+    md5 = hashlib.md5(PICTURE).hexdigest()  # noqa: S324 PsyNet's own naming
+    assert f"./cached/picture/picture/{md5}.png" in listing, listing
+    assert any(path.startswith("./experiments/") and path.endswith(".wav") for path in listing)
+    owner = bed.on_server("stat -c '%U %a' ~/psynet-data ~/psynet-data/assets").split("\n")
+    assert owner[:2] == ["dallinger 755", "dallinger 755"], owner
+
+    status, body = bed.get(f"/static/assets/cached/picture/picture/{md5}.png")
+    assert (status, body) == (200, PICTURE)
+    # PsyNet's database template was loaded at /launch: the assets are registered.
+    assert int(bed.sql("select count(*) from asset")) >= 2
+
+
+def test_a_participant_answers_the_picture_page_in_a_real_browser(bed, tmp_path):
+    """PsyNet's own pages in headless Chromium, TLS verified against the server's root:
+    the picture (the asset) loads, and the answer typed lands in the database."""
+    worker = "PSYBROWSER1"
+    entry = (
+        f"https://{APP}.{DOMAIN}/ad?recruiter=generic&assignmentId=PA1&hitId=PH1"
+        f"&workerId={worker}&mode=live"
+    )
+    with browser.chromium(targets.caddy_root(bed.server).encode(), tmp_path) as driver:
+        try:
+            wait = WebDriverWait(driver, 60)
+            driver.get(entry)
+            wait.until(clickable((By.ID, "begin-button"))).click()
+            # The generic recruiter goes on in the same window (others open a popup).
+            wait.until(clickable((By.ID, "consent"))).click()
+            wait.until(clickable((By.ID, "text-input"))).send_keys("red")
+            picture = driver.find_element(By.CSS_SELECTOR, "img")
+            assert driver.execute_script("return arguments[0].naturalWidth", picture) == 8
+            wait.until(clickable((By.ID, "next-button"))).click()
+            wait.until(lambda d: "A short tone." in d.page_source)
+        except Exception:
+            shot = tmp_path / "browser-failure.png"
+            driver.save_screenshot(str(shot))
+            print(f"screenshot: {shot} ({driver.current_url})", file=sys.stderr)
+            print(driver.page_source[-6000:], file=sys.stderr)
+            print(bed.lab.run("logs", "--app", APP, "--tail", "40").stdout, file=sys.stderr)
+            raise
+    query = "select r.answer from response r join participant p on p.id = r.participant_id"
+    answers = bed.sql(f"{query} where p.worker_id = '{worker}' and r.question = 'describe'")
+    assert "red" in answers, answers
+
+
+def test_an_update_of_an_unchanged_experiment_sends_no_asset(bed):
+    before = bed.on_server("cd ~/psynet-data/assets && find . | sort")
+    result = bed.deploy("--update", *CA)
+    assert result.returncode == 0, bed.explain(result)
+    sent = json.loads(result.stdout)
+    assert bed.on_server("cd ~/psynet-data/assets && find . | sort") == before, sent
+
+
+def test_data_and_assets_survive_an_update_and_a_recreated_container(bed):
+    md5 = hashlib.md5(PICTURE).hexdigest()  # noqa: S324 PsyNet's own naming
+    asset = f"/static/assets/cached/picture/picture/{md5}.png"
+    (bed.directory / "experiment.py").write_text(
+        (bed.directory / "experiment.py").read_text().replace("Thank you.", "Thank you!")
+    )
+    commit(bed.directory, "A code change")
+    result = bed.deploy("--update", *CA)
+    assert result.returncode == 0, bed.explain(result)
+    assert bed.get(asset) == (200, PICTURE)
+    # A restart hands the traffic to a new web container.
+    restarted = bed.lab.run("restart", "--app", APP, timeout=600)
+    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    assert bed.get(asset) == (200, PICTURE)
+    # The participant's answer (the browser test) is kept.
+    assert "red" in bed.sql("select answer from response where question = 'describe'")
