@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -246,3 +247,22 @@ def test_data_and_assets_survive_an_update_and_a_recreated_container(bed):
     assert bed.get(asset) == (200, PICTURE)
     # The participant's answer (the browser test) is kept.
     assert "red" in bed.sql("select answer from response where question = 'describe'")
+
+
+def test_destroy_backs_up_then_removes_the_apps_own_assets_and_keeps_the_cached_ones(bed):
+    md5 = hashlib.md5(PICTURE).hexdigest()  # noqa: S324 PsyNet's own naming
+    cached = f"~/psynet-data/assets/cached/picture/picture/{md5}.png"
+    own = bed.on_server("ls ~/psynet-data/assets/experiments").split()
+    assert len(own) == 1, own  # the first deploy's; updates send none
+    result, report = bed.lab.run_json("destroy", "--app", APP, "--yes", timeout=600)
+    assert result.returncode == 0, report["errors"]
+    backup = Path(report["backup"])
+    assets = backup.with_name(backup.stem + "-assets.tar.gz")
+    assert oct(assets.stat().st_mode & 0o777) == "0o600"
+    with tarfile.open(assets) as archive:
+        names = archive.getnames()
+    assert any(name.endswith(".wav") and own[0] in name for name in names), names
+    assert bed.on_server("ls ~/psynet-data/assets/experiments") == ""
+    assert bed.on_server(f"ls {cached}").strip().endswith(".png")
+    left = f"ls -d ~/dallinger/{APP} ~/dallinger-data/{APP} 2>/dev/null"
+    assert bed.on_server(left, check=False) == ""

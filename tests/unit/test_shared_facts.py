@@ -30,7 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMON = ROOT / "roles" / "dallinger_common"
 PACKAGE = ROOT / "dlgr_ansible"
 # Worked out from the SSH user's facts when used: nothing on the Python side to compare.
-FACT_DERIVED = {"dallinger_common_root", "dallinger_common_data_root", "dallinger_common_stamp_sum"}
+FACT_DERIVED = {
+    "dallinger_common_root",
+    "dallinger_common_data_root",
+    "dallinger_common_psynet_assets",
+    "dallinger_common_stamp_sum",
+}
 
 
 def _defaults() -> dict:
@@ -205,6 +210,11 @@ def test_logs_commands_use_the_app_folder_of_the_layout():
     argv = _python("logs_command")("app1", "web", None, False)
     assert argv[argv.index("-f") + 1] == compose_file
     assert f"test -e {compose_file} " in " ".join(_python("logs_follow_command")("app1", "web", 5))
+
+
+def test_psynet_assets_folder_is_the_same():
+    expected = "{{ ansible_facts.user_dir ~ '/" + _python("ASSETS_FOLDER") + "' }}"
+    assert FACTS["dallinger_common_psynet_assets"] == expected
 
 
 def test_dozzle_user_is_the_same():
