@@ -184,11 +184,12 @@ def plan_deployment(
     cpu_shares = validate.whole_number(
         "docker_worker_cpu_shares", config.get("docker_worker_cpu_shares"), 1024, 2
     )
-    clock = validate.flag("clock_on", config.get("clock_on"))
     volumes = [v.strip() for v in (config.get("docker_volumes") or "").split(",") if v.strip()]
     is_psynet = build_psynet or psynet.uses_psynet_assets(volumes)
     if is_psynet:
         volumes = [v for v in volumes if not psynet.uses_psynet_assets([v])]
+    # PsyNet's own config default (Experiment.config_defaults) runs the clock.
+    clock = validate.flag("clock_on", config.get("clock_on") or ("true" if is_psynet else None))
     acme_email = config.acme_email()
     user = config.get("dashboard_user") or "admin"
     environment = app_environment(config, mode, image, user)

@@ -34,7 +34,10 @@ SERVICES_TIMEOUT = 60
 # What PsyNet's preparation leaves in the experiment directory, removed after the build
 # as `psynet deploy ssh` removes it.
 LEFT_BY_PREPARATION = (".deploy", "source_code.zip")
-_REQUIREMENT = re.compile(r"^\s*psynet\s*([=<>!~@\[;]|$)", re.IGNORECASE)
+_REQUIREMENT = re.compile(
+    r"^\s*(psynet\s*([=<>!~@\[;]|$)|(-e\s+|--editable\s+)?git\+\S+#egg=psynet(\[|&|\s|$))",
+    re.IGNORECASE,
+)
 
 
 class PreparationProblem(DlgrError):

@@ -29,7 +29,7 @@ from tests.testbed import browser, experiment_image, hosts_file, service_images,
 
 pytestmark = pytest.mark.e2e
 
-APP = "psy-one"
+APP, TWIN = "psy-one", "psy-twin"  # the twin runs the first deploy's image
 DOMAIN = "psynet.test"
 PSYNET_BIN = REPO / ".venv-psynet" / "bin"
 EXAMPLE = REPO / "examples" / "psynet"
@@ -43,6 +43,7 @@ class Bed:
     lab: object
     server: targets.Target
     directory: Path
+    first_image: str = ""
 
     def deploy(self, *args: str, cwd: Path | None = None):
         # Dallinger builds with BuildKit, which Debian's docker CLI has built in.
@@ -79,10 +80,10 @@ class Bed:
         )
         return done.stdout
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def get(self, path: str, app: str = APP) -> tuple[int, bytes]:
         context = targets.caddy_tls(self.server)
         connection = http.client.HTTPSConnection(
-            f"{APP}.{DOMAIN}", 443, context=context, timeout=30
+            f"{app}.{DOMAIN}", 443, context=context, timeout=30
         )
         try:
             connection.request("GET", path)
@@ -124,7 +125,7 @@ def bed(tmp_path_factory, ssh_key):
     service_images.build_service_images()
     root = tmp_path_factory.mktemp("psynet")
     address = targets.free_loopback_address()
-    with hosts_file.entries([f"{address} {DOMAIN} {APP}.{DOMAIN}"], "dlgr-psynet"):
+    with hosts_file.entries([f"{address} {DOMAIN} {APP}.{DOMAIN} {TWIN}.{DOMAIN}"], "dlgr-psynet"):
         server = targets.start_target(
             "dlgr-psynet", address, ssh_key.with_suffix(".pub").read_text()
         )
@@ -174,6 +175,8 @@ def test_deploy_prepares_sends_the_assets_and_launches(bed):
     assert result.returncode == 0, bed.explain(result)
     report = json.loads(result.stdout)
     assert report["app"]["created"] is True
+    inspect = f"docker inspect -f '{{{{.Config.Image}}}}' $(docker compose -p {APP} ps -q web)"
+    bed.first_image = bed.on_server(inspect).strip()
     assert set(bed.lab.tmp.iterdir()) == leftovers
     assert not (bed.directory / ".deploy").exists()
 
@@ -249,11 +252,25 @@ def test_data_and_assets_survive_an_update_and_a_recreated_container(bed):
     assert "red" in bed.sql("select answer from response where question = 'describe'")
 
 
-def test_destroy_backs_up_then_removes_the_apps_own_assets_and_keeps_the_cached_ones(bed):
+def test_destroy_backs_up_then_removes_the_apps_own_assets_and_keeps_shared_ones(bed):
     md5 = hashlib.md5(PICTURE).hexdigest()  # noqa: S324 PsyNet's own naming
     cached = f"~/psynet-data/assets/cached/picture/picture/{md5}.png"
     own = bed.on_server("ls ~/psynet-data/assets/experiments").split()
     assert len(own) == 1, own  # the first deploy's; updates send none
+    # A second app from the first deploy's image: its database names the same folder.
+    twin, report = bed.lab.run_json(
+        "deploy",
+        "--app",
+        TWIN,
+        "--image",
+        bed.first_image,
+        "--dns-host",
+        DOMAIN,
+        cwd=bed.directory,
+        timeout=900,
+    )
+    assert twin.returncode == 0, report["errors"]
+
     result, report = bed.lab.run_json("destroy", "--app", APP, "--yes", timeout=600)
     assert result.returncode == 0, report["errors"]
     backup = Path(report["backup"])
@@ -262,7 +279,13 @@ def test_destroy_backs_up_then_removes_the_apps_own_assets_and_keeps_the_cached_
     with tarfile.open(assets) as archive:
         names = archive.getnames()
     assert any(name.endswith(".wav") and own[0] in name for name in names), names
-    assert bed.on_server("ls ~/psynet-data/assets/experiments") == ""
-    assert bed.on_server(f"ls {cached}").strip().endswith(".png")
+    # Kept: the twin's database names the folder too.
+    assert bed.on_server("ls ~/psynet-data/assets/experiments").split() == own
+    assert bed.get(f"/static/assets/cached/picture/picture/{md5}.png", TWIN) == (200, PICTURE)
     left = f"ls -d ~/dallinger/{APP} ~/dallinger-data/{APP} 2>/dev/null"
     assert bed.on_server(left, check=False) == ""
+
+    result, report = bed.lab.run_json("destroy", "--app", TWIN, "--yes", timeout=600)
+    assert result.returncode == 0, report["errors"]
+    assert bed.on_server("ls ~/psynet-data/assets/experiments") == ""
+    assert bed.on_server(f"ls {cached}").strip().endswith(".png")

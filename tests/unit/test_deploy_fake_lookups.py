@@ -251,3 +251,7 @@ def test_a_psynet_app_gets_the_roles_asset_mounts_instead_of_the_configured_one(
     assert configured["dallinger_app_volumes"] == ["/a:/b"]
     built = plan({"docker_volumes": "/a:/b"}, build_psynet=True).variables
     assert (built["dallinger_app_psynet"], built["dallinger_app_volumes"]) == (True, ["/a:/b"])
+    # PsyNet's own default runs the clock; the config still decides.
+    assert built["dallinger_app_clock"] is True
+    assert plan({"clock_on": "false"}, build_psynet=True).variables["dallinger_app_clock"] is False
+    assert plan().variables["dallinger_app_clock"] is False
