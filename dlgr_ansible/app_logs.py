@@ -1,4 +1,5 @@
-"""An app's logs: the variables of logs.yml, and the compose command `--follow` runs over ssh."""
+"""An app's logs and its containers over ssh: the variables of logs.yml, and the commands
+`logs --follow`, `shell` and `psql` run on the server."""
 
 import shlex
 
@@ -9,6 +10,8 @@ from dlgr_ansible.errors import DlgrError
 LOGS_KEY = "dlgr_logs"
 # The exit code of the follow command when the app has no compose file.
 APP_MISSING_EXIT = 3
+# The shared stack's PostgreSQL container (dallinger_common_pg_container).
+PG_CONTAINER = "dallinger-postgresql-1"
 
 
 def logs_variables(app: str, service: str, tail: int | None) -> dict:
@@ -52,3 +55,11 @@ def shell_command(app: str, service: str, command: list[str], tty: bool) -> list
     argv += [] if tty else ["-T"]
     login = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
     return if_app_exists(app, [*argv, service, *(command or ["sh", "-c", login])])
+
+
+def psql_command(app: str, arguments: list[str], tty: bool) -> list[str]:
+    """psql in the shared PostgreSQL container, on the app's own database as the app's own
+    login role: it sees and changes that database only, as the app itself does. The local
+    socket inside the container needs no password, so none is sent or shown."""
+    argv = ["docker", "exec", "-i", *(["-t"] if tty else []), PG_CONTAINER]
+    return if_app_exists(app, [*argv, "psql", "-U", app, "-d", app, *arguments])

@@ -86,6 +86,22 @@ def shell(app: App, app_name, server, service, command):
     raise click.exceptions.Exit(result.exit_code)
 
 
+@click.command(context_settings={"ignore_unknown_options": True})
+@app_option
+@server_option
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+@pass_app
+def psql(app: App, app_name, server, arguments):
+    """Open psql on an app's own database, as the app's own database role (over ssh).
+
+    PsyNet's `psynet db ssh` and Dallinger's `dallinger docker-ssh` log in as the
+    superuser; this sees the app's database only. Psql's own arguments go after --:
+    dlgr-ansible psql --app X -- -c "select count(*) from participant"
+    """
+    result = commands.psql(app.session(), app_name, server, list(arguments), on_terminal())
+    raise click.exceptions.Exit(result.exit_code)
+
+
 def ask_dozzle_password() -> str:
     if not sys.stdin.isatty():
         raise DlgrError("No terminal to ask for the new password: give it with --password.")
@@ -151,4 +167,4 @@ def history(app: App, server, app_name, last):
         )
 
 
-COMMANDS = [apps, stats, logs, shell, set_dozzle_password, db_connections, history]
+COMMANDS = [apps, stats, logs, shell, psql, set_dozzle_password, db_connections, history]

@@ -43,6 +43,18 @@ def shell(
     return Streamed(code)
 
 
+def psql(
+    session: Session, app_name: str | None, server: str | None, arguments: list[str], tty: bool
+) -> Streamed:
+    """psql on the app's own database as its own role, over ssh."""
+    name = required_app_name(app_name)
+    target = session.server(server)
+    code = _follow(session, target, app_logs.psql_command(name, arguments, tty), tty)
+    if code == app_logs.APP_MISSING_EXIT:
+        raise app_logs.no_such_app(name, target.host)
+    return Streamed(code)
+
+
 def apps(session: Session, server: str | None) -> AppsListed:
     target = session.server(server)
     ran = session.run(

@@ -265,6 +265,21 @@ def test_shell_commands_reach_docker_compose_word_for_word(tmp_path, command, tt
     assert echoed[3 : 3 + len(expected)] == expected
 
 
+@pytest.mark.parametrize(
+    ("arguments", "tty", "expected"),
+    [
+        (["-c", "select 'a b'"], False, ["exec", "-i", "dallinger-postgresql-1"]),
+        ([], True, ["exec", "-i", "-t", "dallinger-postgresql-1"]),
+    ],
+)
+def test_psql_reaches_the_apps_database_as_its_role_word_for_word(
+    tmp_path, arguments, tty, expected
+):
+    remote = shlex.join(app_logs.psql_command("demo1", arguments, tty))
+    echoed = run_as_the_remote_shell(tmp_path, remote)
+    assert echoed == [*expected, "psql", "-U", "demo1", "-d", "demo1", *arguments]
+
+
 def test_ssh_argv_has_the_inventory_options(tmp_path):
     key = tmp_path / "my key"
     known = tmp_path / "known hosts"

@@ -23,7 +23,7 @@ import jinja2
 import pytest
 import yaml
 
-from dlgr_ansible import export, validate
+from dlgr_ansible import app_logs, export, validate
 from dlgr_ansible.validate import ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,6 +239,7 @@ def test_container_names_follow_compose():
         service = FACTS[f"dallinger_common_{part}_service"]
         assert FACTS[f"dallinger_common_{part}_container"] == f"{project}-{service}-1"
     assert FACTS["dallinger_common_pg_container"] == "dallinger-postgresql-1"
+    assert FACTS["dallinger_common_pg_container"] == app_logs.PG_CONTAINER
 
 
 def _set_stats_keys(node) -> set[str]:
