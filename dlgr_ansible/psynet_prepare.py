@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _stage_instead_of_sftp(args.staging)
     _no_ssh(args.server, args.user)
+    _questions_answered_no()
     from psynet.command_line import _pre_launch
 
     try:
@@ -51,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             )
     except click.exceptions.Abort:
         # PsyNet asked a question (stdin is closed: the answer is no).
-        print("PsyNet stopped the preparation at a question (see above).", file=sys.stderr)
+        print(
+            "There is no one to answer here, so the answer is no: change what PsyNet asks "
+            "about, then deploy again.",
+            file=sys.stderr,
+        )
         return REFUSED
     except click.ClickException as exc:
         print(exc.format_message(), file=sys.stderr)
@@ -70,6 +75,19 @@ def _no_ssh(server: str, user: str) -> None:
     docker_ssh.ensure_remote_host_in_known_hosts = lambda host, user=None: None
     command_line = importlib.import_module("psynet.command_line")
     command_line._abort_if_app_exists = lambda server, app: None
+
+
+def _questions_answered_no() -> None:
+    """PsyNet prints its question on stdout, which the caller does not show; nobody can
+    answer it (stdin is closed), so it is repeated on stderr and answered no."""
+    command_line = importlib.import_module("psynet.command_line")
+    import click
+
+    def asked(question, default=False):
+        print(f"PsyNet asked: {' '.join(question.split())}", file=sys.stderr)
+        raise click.exceptions.Abort
+
+    command_line.user_confirms = asked
 
 
 def _stage_instead_of_sftp(staging: Path) -> None:

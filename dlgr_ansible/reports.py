@@ -121,12 +121,19 @@ class Exported(Report):
     name: str = ""
     path: Path | None = None
     scrubbed: bool = True
+    format: str = "dallinger"  # or psynet: PsyNet's export, a folder at path
     COMMANDS = ("export",)
     STATS = ("dlgr_export",)
     KEYS = ("export",)
 
     def results(self) -> dict:
-        return {"export": {"path": str(self.path), "scrubbed": self.scrubbed}} if self.ok else {}
+        if not self.ok:
+            return {}
+        if self.format == "psynet":
+            return {"export": {"path": str(self.path), "format": "psynet"}}
+        return {
+            "export": {"path": str(self.path), "scrubbed": self.scrubbed, "format": "dallinger"}
+        }
 
 
 @dataclass

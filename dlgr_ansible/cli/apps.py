@@ -20,6 +20,7 @@ from dlgr_ansible.cli.servers import dozzle_message
 from dlgr_ansible.cli.tables import phases_line, releases_table
 from dlgr_ansible.commands import apps as commands
 from dlgr_ansible.errors import DlgrError
+from dlgr_ansible.export import FORMATS
 from dlgr_ansible.images import PASSWORD_ENV, USERNAME_ENV
 from dlgr_ansible.releases import RESTART_KEY, ROLLBACK_KEY
 from dlgr_ansible.reports import Deployed
@@ -137,15 +138,28 @@ def deploy_summary(report: Deployed) -> list[str]:
 @click.command()
 @app_option
 @server_option
-@click.option("--no-scrub", is_flag=True, help="Keep personal data (worker ids, IP addresses).")
 @click.option(
-    "--output", type=click.Path(file_okay=False), help="Directory for data/<app>-data.zip."
+    "--no-scrub",
+    is_flag=True,
+    help="Dallinger's zip: keep personal data (worker ids, IP addresses).",
+)
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="psynet: PsyNet's own export; dallinger: Dallinger's zip; auto: psynet for a PsyNet app.",
+)
+@click.option(
+    "--output", type=click.Path(file_okay=False), help="Directory for data/ (default: here)."
 )
 @playbook_options
 @pass_app
-def export(app: App, app_name, server, no_scrub, output):
-    """Export an app's database as data/<app>-data.zip, in Dallinger's format."""
-    report = commands.export(app.session(), app_name, server, not no_scrub, output)
+def export(app: App, app_name, server, no_scrub, export_format, output):
+    """Export an app's data under data/: Dallinger's data/<app>-data.zip, or for a PsyNet app
+    PsyNet's own export (as `psynet export ssh` lays it out) in data/<app>-psynet-<time>/."""
+    report = commands.export(app.session(), app_name, server, not no_scrub, output, export_format)
     if app.finish(report):
         app.say(f"Exported {report.name} to {report.path}")
 

@@ -11,11 +11,14 @@ from dlgr_ansible import app_logs, dozzle, psynet, validate
 from dlgr_ansible import deploy as planning
 from dlgr_ansible.build import build_experiment_image, directory_to_build
 from dlgr_ansible.export import (
+    EXPORT_KEY,
     backup_path,
     check_export,
+    check_psynet_export,
     destroy_variables,
     export_path,
     export_variables,
+    psynet_export_path,
 )
 from dlgr_ansible.images import registry_login
 from dlgr_ansible.phases import with_build
@@ -213,19 +216,35 @@ def releases(session: Session, app_name: str | None, server: str | None) -> Rele
 
 
 def export(
-    session: Session, app_name: str | None, server: str | None, scrub: bool, output: str | None
+    session: Session,
+    app_name: str | None,
+    server: str | None,
+    scrub: bool,
+    output: str | None,
+    export_format: str = "auto",
 ) -> Exported:
-    """data/<app>-data.zip under `output`, checked to be a whole export of the app."""
+    """data/<app>-data.zip under `output`, or for a PsyNet app (unless told otherwise)
+    PsyNet's own export unpacked in data/<app>-psynet-<time>; checked either way."""
     name = validate.required_app_name(app_name)
     target = session.server(server)
     zip_path = export_path(name, output)
-    variables = export_variables(name, zip_path, scrub=scrub)
+    folder = psynet_export_path(name, output)
+    variables = export_variables(name, zip_path, scrub, export_format, folder)
     ran = session.run(
         "export.yml", target, session.config(), variables, f"Exporting {name} from {target.host}"
     )
-    if ran.ok:
+    psynet_format = (ran.host_data(EXPORT_KEY) or {}).get("format") == "psynet"
+    if ran.ok and psynet_format:
+        check_psynet_export(folder)
+    elif ran.ok:
         check_export(zip_path, name)
-    return Exported(ran, name=name, path=zip_path, scrubbed=scrub)
+    return Exported(
+        ran,
+        name=name,
+        path=folder if psynet_format else zip_path,
+        scrubbed=scrub,
+        format="psynet" if psynet_format else "dallinger",
+    )
 
 
 def destroy(

@@ -24,6 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import element_to_be_clickable as clickable
 from selenium.webdriver.support.ui import WebDriverWait
 
+from dlgr_ansible import psynet
 from tests.integration.conftest import REPO, assert_clean_failure, new_researcher
 from tests.testbed import browser, experiment_image, hosts_file, service_images, targets
 
@@ -45,9 +46,10 @@ class Bed:
     directory: Path
     first_image: str = ""
 
-    def deploy(self, *args: str, cwd: Path | None = None):
+    def deploy(self, *args: str, cwd: Path | None = None, **env_overrides: str):
         # Dallinger builds with BuildKit, which Debian's docker CLI has built in.
         env = {**self.lab.env, "PATH": f"{PSYNET_BIN}:/usr/bin:{self.lab.env['PATH']}"}
+        env.update(env_overrides)
         person = dataclasses.replace(self.lab, env=env)
         start = time.monotonic()
         result = person.run(
@@ -169,6 +171,26 @@ def test_failed_pre_checks_reach_the_user_in_psynets_words_and_change_nothing(be
     assert running.stdout == ""
 
 
+def test_a_question_psynet_asks_is_shown_and_answered_no(bed, tmp_path):
+    asking = tmp_path / "asking"
+    shutil.copytree(bed.directory, asking)
+    # PsyNet asks whether to go on when a line names PsyNet's old repository.
+    with (asking / "requirements.txt").open("a") as requirements:
+        requirements.write("# moved from computational-audition-lab/psynet\n")
+    commit(asking, "A note")
+    result = bed.deploy(*CA, cwd=asking)
+    assert_clean_failure(result, "PsyNet asked: It looks like you're using an old version")
+    assert "the answer is no" in result.stderr
+    assert bed.on_server(f"ls -d ~/dallinger/{APP} 2>/dev/null", False) == ""
+
+
+def test_without_a_local_docker_for_psynets_services_the_deploy_says_what_to_do(bed):
+    result = bed.deploy(*CA, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    assert_clean_failure(result, "Start Docker")
+    assert bed.on_server(f"ls -d ~/dallinger/{APP} 2>/dev/null", False) == ""
+    assert not (bed.directory / ".deploy").exists()
+
+
 def test_deploy_prepares_sends_the_assets_and_launches(bed):
     leftovers = set(bed.lab.tmp.iterdir())
     result = bed.deploy(*CA)
@@ -250,6 +272,76 @@ def test_data_and_assets_survive_an_update_and_a_recreated_container(bed):
     assert bed.get(asset) == (200, PICTURE)
     # The participant's answer (the browser test) is kept.
     assert "red" in bed.sql("select answer from response where question = 'describe'")
+
+
+def test_export_is_psynets_own_and_psynets_load_reads_it(bed):
+    """PsyNet's export run by the app, in `psynet export ssh`'s layout plus logs.jsonl;
+    PsyNet's own `psynet load` fills a fresh database from it, the browser's answer in it."""
+    result, report = bed.lab.run_json("export", "--app", APP, cwd=bed.directory, timeout=600)
+    assert result.returncode == 0, report["errors"]
+    assert report["export"]["format"] == "psynet"
+    folder = Path(report["export"]["path"])
+    assert folder.parent == bed.directory / "data"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    for part in ("data.zip", "source_code.zip", "logs.jsonl", "anonymous/database.zip"):
+        assert (folder / part).is_file(), part
+    assert list((folder / "regular" / "assets").rglob("*.wav"))
+    # The server keeps no copy: the file PsyNet wrote is emptied, PsyNet's own one removed.
+    assert bed.on_server(f"stat -c '%s %a' ~/dallinger/{APP}/psynet.zip").split() == ["0", "600"]
+    copies = f"docker compose -p {APP} exec -T web sh -c 'ls $HOME/psynet-data/artifacts/*/*'"
+    assert "psynet.zip" not in bed.on_server(copies, check=False)
+
+    settings = service_images.settings()
+    images = (settings["docker_postgresql_image"], settings["docker_redis_image"])
+    # Read back with the experiment environment's SQLAlchemy, as PsyNet reads its database.
+    read = (
+        "import os, sqlalchemy\n"
+        "engine = sqlalchemy.create_engine(os.environ['DATABASE_URL'])\n"
+        "with engine.connect() as c:\n"
+        "    q = sqlalchemy.text(\"select answer from response where question = 'describe'\")\n"
+        "    print(*c.execute(q).scalars())"
+    )
+    with psynet.local_services(*images) as services:
+        env = {**bed.lab.env, **services}
+        load = subprocess.run(
+            [str(PSYNET_BIN / "psynet"), "load", str(folder / "regular" / "database.zip")],
+            cwd=bed.directory,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert load.returncode == 0, load.stdout[-2000:] + load.stderr[-3000:]
+        answers = subprocess.run(
+            [str(PSYNET_BIN / "python"), "-c", read],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    assert "red" in [json.loads(answer) for answer in answers], answers  # PsyNet stores JSON
+
+    dallinger = bed.lab.run("export", "--app", APP, "--format", "dallinger", cwd=bed.directory)
+    assert dallinger.returncode == 0, dallinger.stderr[-3000:]
+    assert (bed.directory / "data" / f"{APP}-data.zip").is_file()
+
+
+def test_psql_opens_the_apps_own_database_as_its_own_role(bed):
+    who = bed.lab.run("psql", "--app", APP, "--", "-tAc", "select current_user, current_database()")
+    assert (who.returncode, who.stdout.strip()) == (0, f"{APP}|{APP}"), who.stderr
+    superuser = bed.lab.run(
+        "psql",
+        "--app",
+        APP,
+        "--",
+        "-tAc",
+        "select rolsuper from pg_roles where rolname = current_user",
+    )
+    assert superuser.stdout.strip() == "f", superuser.stderr
+    missing = bed.lab.run("psql", "--app", "psy-none", "--", "-c", "select 1")
+    assert_clean_failure(missing, "no app psy-none")
 
 
 def test_destroy_backs_up_then_removes_the_apps_own_assets_and_keeps_shared_ones(bed):

@@ -169,6 +169,30 @@ def test_export_paths_and_checks(home):
     assert variables == {"dallinger_app_name": "exp1", "dallinger_destroy_backup": False}
 
 
+def test_psynet_exports_get_a_folder_each_and_are_checked_once_unpacked(home):
+    folder = export.psynet_export_path("exp1", None)
+    assert folder.parent == home / "data"
+    assert folder.name.startswith("exp1-psynet-")
+    variables = export.export_variables("exp1", home / "x.zip", True, "auto", folder)
+    assert variables["dallinger_export_format"] == "auto"
+    assert variables["dallinger_export_psynet_dest"] == str(folder)
+    folder.mkdir(parents=True)
+    with pytest.raises(DlgrError, match="not usable"):
+        export.check_psynet_export(folder)
+    with zipfile.ZipFile(folder / "data.zip", "w") as archive:
+        archive.writestr("regular/database.zip", b"zip")
+        archive.writestr("source_code.zip", b"zip")
+    with pytest.raises(DlgrError, match=r"regular/database\.zip is missing"):
+        export.check_psynet_export(folder)
+    (folder / "regular").mkdir()
+    (folder / "regular" / "database.zip").write_bytes(b"zip")
+    export.check_psynet_export(folder)
+    with zipfile.ZipFile(folder / "data.zip", "w") as archive:
+        archive.writestr("source_code.zip", b"zip")
+    with pytest.raises(DlgrError, match=r"holds no database\.zip"):
+        export.check_psynet_export(folder)
+
+
 def test_a_server_on_another_https_port_gets_urls_with_that_port(home):
     planned = plan(dns_host="localhost", https_port=8443)
     assert planned.url == "https://exp1.localhost:8443/"
