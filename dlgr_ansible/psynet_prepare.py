@@ -79,15 +79,18 @@ def _no_ssh(server: str, user: str) -> None:
 
 def _questions_answered_no() -> None:
     """PsyNet prints its question on stdout, which the caller does not show; nobody can
-    answer it (stdin is closed), so it is repeated on stderr and answered no."""
+    answer it (stdin is closed), so it is repeated on stderr and answered no. Its own
+    user_confirms and click.confirm, which it also calls (psynet.version): this process
+    runs nothing else."""
     command_line = importlib.import_module("psynet.command_line")
     import click
 
-    def asked(question, default=False):
-        print(f"PsyNet asked: {' '.join(question.split())}", file=sys.stderr)
+    def asked(question, default=False, **kwargs):
+        print(f"PsyNet asked: {' '.join(str(question).split())}", file=sys.stderr)
         raise click.exceptions.Abort
 
     command_line.user_confirms = asked
+    click.confirm = asked
 
 
 def _stage_instead_of_sftp(staging: Path) -> None:

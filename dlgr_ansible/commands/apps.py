@@ -10,6 +10,7 @@ from pathlib import Path
 from dlgr_ansible import app_logs, dozzle, psynet, validate
 from dlgr_ansible import deploy as planning
 from dlgr_ansible.build import build_experiment_image, directory_to_build
+from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import (
     EXPORT_KEY,
     backup_path,
@@ -226,6 +227,11 @@ def export(
     """data/<app>-data.zip under `output`, or for a PsyNet app (unless told otherwise)
     PsyNet's own export unpacked in data/<app>-psynet-<time>; checked either way."""
     name = validate.required_app_name(app_name)
+    if export_format == "psynet" and not scrub:
+        raise DlgrError(
+            "--no-scrub is for Dallinger's zip (--format dallinger). PsyNet's export holds "
+            "both: regular/ as recorded and anonymous/ scrubbed by PsyNet."
+        )
     target = session.server(server)
     zip_path = export_path(name, output)
     folder = psynet_export_path(name, output)

@@ -323,9 +323,19 @@ def test_export_is_psynets_own_and_psynets_load_reads_it(bed):
         ).stdout.split()
     assert "red" in [json.loads(answer) for answer in answers], answers  # PsyNet stores JSON
 
+    # Again: the file is emptied in place, so the container writes where the server reads.
+    again, report = bed.lab.run_json("export", "--app", APP, cwd=bed.directory, timeout=600)
+    assert again.returncode == 0, report["errors"]
+    assert Path(report["export"]["path"]) != folder
+    assert (Path(report["export"]["path"]) / "regular" / "database.zip").is_file()
+    inside = f"docker compose -p {APP} exec -T web stat -c %s /experiment/psynet.zip"
+    assert bed.on_server(inside).strip() == "0"
+
     dallinger = bed.lab.run("export", "--app", APP, "--format", "dallinger", cwd=bed.directory)
     assert dallinger.returncode == 0, dallinger.stderr[-3000:]
     assert (bed.directory / "data" / f"{APP}-data.zip").is_file()
+    refused = bed.lab.run("export", "--app", APP, "--format", "psynet", "--no-scrub")
+    assert_clean_failure(refused, "--no-scrub is for Dallinger's zip")
 
 
 def test_psql_opens_the_apps_own_database_as_its_own_role(bed):
