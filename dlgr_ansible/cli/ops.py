@@ -95,7 +95,7 @@ def psql(app: App, app_name, server, arguments):
     """Open psql on an app's own database, as the app's own database role (over ssh).
 
     PsyNet's `psynet db ssh` and Dallinger's `dallinger docker-ssh` log in as the
-    superuser; this sees the app's database only. Psql's own arguments go after --:
+    superuser; this logs in as the app's role. Psql's own arguments go after --:
     dlgr-ansible psql --app X -- -c "select count(*) from participant"
     """
     result = commands.psql(app.session(), app_name, server, list(arguments), on_terminal())
