@@ -59,7 +59,7 @@ def shell_command(app: str, service: str, command: list[str], tty: bool) -> list
 
 def psql_command(app: str, arguments: list[str], tty: bool) -> list[str]:
     """psql in the shared PostgreSQL container, on the app's own database as the app's own
-    login role: it sees and changes that database only, as the app itself does. The local
-    socket inside the container needs no password, so none is sent or shown."""
+    login role, as the app itself logs in. The local socket inside the container needs no
+    password, so none is sent or shown."""
     argv = ["docker", "exec", "-i", *(["-t"] if tty else []), PG_CONTAINER]
     return if_app_exists(app, [*argv, "psql", "-U", app, "-d", app, *arguments])
