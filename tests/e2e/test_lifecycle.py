@@ -251,9 +251,11 @@ def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
     assert sql(server, APP, "select worker_id from participant") == "W1"
     status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)
-    # The hand-over pinned the web's name to the new container in Caddy's hosts file.
-    caddy_hosts = on_server(server, "docker exec dallinger-httpserver-1 cat /etc/hosts")
-    assert "hand-over" not in caddy_hosts, caddy_hosts
+    # The hand-over directed Caddy to the new container's address; its Caddyfile is back.
+    caddy_config = on_server(
+        server, "docker exec dallinger-httpserver-1 wget -qO- http://127.0.0.1:2019/config/"
+    )
+    assert f'"dial":"{APP}_web:5000"' in caddy_config, caddy_config
 
     containers = (
         f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {web(APP)} {APP}-redis-1"

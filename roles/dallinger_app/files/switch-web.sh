@@ -11,9 +11,13 @@
 # while compose brings the other services to the files (waiting up to WAIT seconds).
 #
 # An old one that stops listening resets the connections it has not yet accepted, and
-# Caddy does not send a POST again after that. So before they stop, a line in Caddy's
-# hosts file, which its resolver reads before DNS, names the new container alone for
-# ALIAS; it goes once the old ones are gone.
+# Caddy does not send a POST again after that. So before they stop, Caddy loads its own
+# configuration (its Caddyfile, adapted) with ALIAS:5000 replaced by the new container's
+# address, which is never resolved, so no cache of Docker's DNS or of a hosts file keeps
+# the old ones in use; requests under way finish under the configuration that began
+# them. Once the old ones are gone, Caddy loads its Caddyfile as it is again. A reload
+# closes every proxied websocket on the server (Caddy 2.6 has no stream_close_delay);
+# Dallinger's pages open them again.
 #
 # Each FILE was written by this run with Ansible's `backup`: FILE.<pid>.<time>~ holds it
 # as it was (an interrupted run may have left an older one, which is then the right one).
@@ -28,14 +32,19 @@ cd "$1"
 network=$2 alias=$3 timeout=$4 grace=$5 path=$6 wait=$7 caddy=$8
 shift 8
 
-# pin ADDRESS: Caddy's new connections to ALIAS go to ADDRESS; pin: to whatever DNS says.
-# Docker bind-mounts /etc/hosts into the container, so it is rewritten in place.
-pin() {
-    docker exec --user 0 "$caddy" sh -c '
-        kept=$(grep -v -e "# dlgr-ansible hand-over: $1\$" /etc/hosts || true)
-        { printf "%s\n" "$kept"
-          [ -z "$2" ] || printf "%s %s # dlgr-ansible hand-over: %s\n" "$2" "$1" "$1"
-        } > /etc/hosts' pin "$alias" "${1:-}"
+# direct ADDRESS: Caddy sends the app's new requests to ADDRESS alone; direct: to ALIAS,
+# as its Caddyfile says. A running Caddy that is not told (it is restarting) reads its
+# Caddyfile anyway when it starts.
+direct() {
+    docker exec "$caddy" sh -c '
+        config=$(mktemp) || exit 1
+        trap "rm -f \"\$config\"" EXIT
+        caddy adapt --config /etc/caddy/Caddyfile --adapter caddyfile > "$config" || exit 1
+        if [ -n "$2" ]; then
+            sed -i "s/\"dial\":\"$1:5000\"/\"dial\":\"$2:5000\"/g" "$config"
+            grep -q "\"dial\":\"$2:5000\"" "$config" || exit 1
+        fi
+        caddy reload --config "$config"' direct "$alias" "${1:-}" >/dev/null 2>&1
 }
 
 drop_backups() {
@@ -43,10 +52,10 @@ drop_backups() {
 }
 
 # Until the new one serves, any failure (set -e, a signal) leaves things as they were.
-new='' handed_over=no pinned=no
+new='' handed_over=no directed=no
 put_back() {
     status=$?
-    if [ "$pinned" = yes ]; then pin || true; fi
+    if [ "$directed" = yes ]; then direct || true; fi
     if [ "$handed_over" = no ] && [ "$status" -ne 0 ]; then
         if [ -n "$new" ]; then docker rm --force "$new" >/dev/null 2>&1 || true; fi
         for file in "$@"; do
@@ -74,8 +83,8 @@ for id in $(docker compose ps --all --quiet web); do
     fi
 done
 if [ -z "$old" ]; then
-    # A run killed while it pinned ALIAS left the line; the address in it may be gone.
-    pin || true
+    # A run killed while Caddy was directed to an address left it so; it may be gone.
+    direct || true
     drop_backups "$@"
     echo "nothing served"
     exit 0
@@ -113,22 +122,20 @@ done
 docker network connect --alias "$alias" --alias web --alias "$name" "$network" "$new"
 handed_over=yes
 address=$(docker inspect --format "{{(index .NetworkSettings.Networks \"$network\").IPAddress}}" "$new")
-if pin "$address"; then pinned=yes; fi
+if direct "$address"; then directed=yes; fi
 # shellcheck disable=SC2046 # service names are single words
 docker compose up --detach --no-deps --pull never --remove-orphans --wait \
     --wait-timeout "$wait" $(docker compose config --services | grep -vx web) &
 others=$!
-# Caddy's resolver (Go's) reads its hosts file again at most 5 s after it last did; a
-# connection made just before that has a second to be accepted. Without the line (Caddy
-# is not running), there is nothing to wait for.
-if [ "$pinned" = yes ]; then sleep 6; fi
+# A request Caddy took just before the load may still be on its way to an old one.
+if [ "$directed" = yes ]; then sleep 1; fi
 # The old web takes its time to finish (gunicorn: seconds).
 # shellcheck disable=SC2086 # one or more container ids
 docker stop --time "$grace" $old >/dev/null
 wait "$others"
 # shellcheck disable=SC2086
 docker rm $old >/dev/null
-# Only the new one holds the alias now. A line that cannot go names the one that serves.
-if pin; then pinned=no; fi
+# Only the new one holds the alias now. Left directed, Caddy still reaches the one that serves.
+if direct; then directed=no; fi
 drop_backups "$@"
 echo switched
