@@ -25,7 +25,7 @@ def test_add_check_list_remove(researcher, target):
     assert stats["failed"] == stats["unreachable"] == 0
     assert stats["ok"] >= 3
     server = report["dlgr_servers"][target.address]
-    assert server["os"].startswith("Debian 13")
+    assert server["os"].startswith("Debian GNU/Linux 13"), server
     assert server["sudo"] is True
     assert server["user"] == "dallinger"
 

@@ -128,7 +128,7 @@ docker compose up --detach --no-deps --pull never --remove-orphans --wait \
     --wait-timeout "$wait" $(docker compose config --services | grep -vx web) &
 others=$!
 # A request Caddy took just before the load may still be on its way to an old one.
-if [ "$directed" = yes ]; then sleep 1; fi
+if [ "$directed" = yes ]; then sleep 0.5; fi
 # The old web takes its time to finish (gunicorn: seconds).
 # shellcheck disable=SC2086 # one or more container ids
 docker stop --time "$grace" $old >/dev/null
