@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from dlgr_ansible.capacity import Room
+from dlgr_ansible.fleet import ServerOutcome
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.inventory import inventory_name
 from dlgr_ansible.phases import Phase
@@ -71,6 +73,17 @@ class Report:
 
 
 @dataclass
+class FleetReport(Report):
+    """A command that may run on several servers at once: how each one fared."""
+
+    servers: list[ServerOutcome] = field(default_factory=list)
+    KEYS = ("servers",)
+
+    def results(self) -> dict:
+        return {"servers": {each.server: each.to_json() for each in self.servers}}
+
+
+@dataclass
 class ServerAdded(Report):
     server: Server | None = None
     COMMANDS = ("servers add",)
@@ -82,7 +95,7 @@ class ServerAdded(Report):
 
 
 @dataclass
-class ServerChecked(Report):
+class ServerChecked(FleetReport):
     COMMANDS = ("servers check",)
     STATS = PREPARE_STATS
 
@@ -184,23 +197,35 @@ class ImagesDelivered(Report):
 
 
 @dataclass
-class AppsListed(Report):
+class AppsListed(FleetReport):
     apps: list[AppInfo] = field(default_factory=list)
     COMMANDS = ("apps",)
-    KEYS = ("apps",)
+    KEYS = ("apps", *FleetReport.KEYS)
 
     def results(self) -> dict:
-        return {"apps": [app.to_json() for app in self.apps]}
+        return {"apps": [app.to_json() for app in self.apps]} | super().results()
 
 
 @dataclass
-class ContainersMeasured(Report):
+class ContainersMeasured(FleetReport):
     containers: list[dict] = field(default_factory=list)
     COMMANDS = ("stats",)
-    KEYS = ("containers",)
+    KEYS = ("containers", *FleetReport.KEYS)
 
     def results(self) -> dict:
-        return {"containers": self.containers}
+        return {"containers": self.containers} | super().results()
+
+
+@dataclass
+class CapacityMeasured(FleetReport):
+    rooms: list[Room] = field(default_factory=list)
+    COMMANDS = ("capacity",)
+    KEYS = ("capacity", *FleetReport.KEYS)
+
+    def results(self) -> dict:
+        return {
+            "capacity": {room.server: room.to_json() for room in self.rooms}
+        } | super().results()
 
 
 @dataclass
@@ -214,13 +239,17 @@ class HistoryShown(Report):
 
 
 @dataclass
-class ConnectionsCounted(Report):
-    connections: dict = field(default_factory=dict)
+class ConnectionsCounted(FleetReport):
+    # Per server (saved name); a server whose run failed has none.
+    connections: dict[str, dict] = field(default_factory=dict)
     COMMANDS = ("db-connections",)
-    KEYS = ("connections",)
+    KEYS = ("connections", "connections_by_server", *FleetReport.KEYS)
 
     def results(self) -> dict:
-        return {"connections": self.connections}
+        if len(self.servers) == 1:
+            counted = next(iter(self.connections.values()), {})
+            return {"connections": counted} | super().results()
+        return {"connections_by_server": self.connections} | super().results()
 
 
 @dataclass
@@ -269,6 +298,7 @@ PLAYBOOK_REPORTS = (
     ImagesDelivered,
     AppsListed,
     ContainersMeasured,
+    CapacityMeasured,
     ConnectionsCounted,
     HistoryShown,
     DozzlePasswordSet,

@@ -35,6 +35,7 @@ from dlgr_ansible.resources import playbooks_dir, roles_dir
 EventCallback = Callable[[dict, RunState], None]
 
 PRIVATE_PREFIX = "dlgr-ansible-"
+FORKS = 20
 
 
 @dataclass
@@ -162,6 +163,9 @@ def _environment(private_dir: Path, control_dir: Path) -> dict[str, str]:
         "ANSIBLE_PIPELINING": "True",
         # SSH connections of this run's own (dlgr_ansible.connections).
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+        # Servers in parallel (dlgr_ansible.fleet): Ansible's default of 5 would queue a
+        # lab's sixth server behind the first five.
+        "ANSIBLE_FORKS": str(FORKS),
     }
 
 

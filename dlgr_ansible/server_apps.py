@@ -20,6 +20,7 @@ class AppInfo:
     state: str
     url: str
     image: str
+    server: str = ""  # the saved server it runs on
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -61,7 +62,7 @@ def app_names(sites: list[str], compose_dirs: list[str]) -> list[str]:
     return sorted(n for n in names if n and not n.startswith(".") and not n.endswith("~"))
 
 
-def apps_from_server(data: dict, https_port: int = 443) -> list[AppInfo]:
+def apps_from_server(data: dict, https_port: int = 443, server: str = "") -> list[AppInfo]:
     """The apps.yml playbook's report for one server, running apps first."""
     # "<site file path>\t<its first line>", as awk prints them
     sites = dict(line.split("\t", 1) for line in data.get("sites") or [] if "\t" in line)
@@ -85,6 +86,7 @@ def apps_from_server(data: dict, https_port: int = 443) -> list[AppInfo]:
                 state=RUNNING if running else INACTIVE,
                 url=site_url(line, https_port) if line is not None else UNKNOWN,
                 image=str(image),
+                server=server,
             )
         )
     return sorted(apps, key=lambda app: (app.state != RUNNING, app.name))

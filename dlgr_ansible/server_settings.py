@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlgr_ansible import service_images, validate
+from dlgr_ansible import capacity, service_images, validate
 from dlgr_ansible.errors import DlgrError
 
 # This tool's own config file, beside its other files on this machine: defaults for
@@ -39,6 +39,10 @@ def _email(value: str) -> str:
 
 def _dns_host(value: str) -> str:
     return "nip.io" if value == "nip.io" else validate.dns_host(value)
+
+
+def _memory_per_app(value: str) -> str:
+    return f"{capacity.memory_per_app(value):g}"
 
 
 def _image(value: str) -> str:
@@ -71,6 +75,13 @@ SETTINGS = (
         "--docker-source",
         "Docker from Docker's apt repository (official) or the distribution's packages.",
         validate.docker_source,
+    ),
+    Setting(
+        capacity.MEMORY_PER_APP_KEY,
+        "--memory-per-app",
+        "GB of memory each running app is counted with when a new app is placed (default "
+        "5, PsyNet's figure); a server whose memory holds no more shares refuses new apps.",
+        _memory_per_app,
     ),
     *(
         Setting(

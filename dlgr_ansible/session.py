@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dlgr_ansible import history, server_settings, sshkeys
+from dlgr_ansible import fleet, history, server_settings, sshkeys
 from dlgr_ansible.config import Config, load_config
 from dlgr_ansible.deploy import Resolver, resolve_name
 from dlgr_ansible.hosts import HostsStore, Server
@@ -39,7 +39,8 @@ def _ignore(text: str) -> None:
 
 @dataclass
 class Ran:
-    """One playbook run against one server, and how it went."""
+    """One playbook run against one server (or several, each with its outcome), and how
+    it went."""
 
     run: PlaybookRun
     outcome: RunOutcome
@@ -61,6 +62,15 @@ class Ran:
     def host_data(self, key: str):
         """What the playbook handed back under `key` for the server it ran on."""
         return (self.results.get(key) or {}).get(self.run.limit)
+
+    def data_by_server(self, key: str) -> dict:
+        """What the playbook handed back under `key`, per server (saved name) it ran on."""
+        handed = self.results.get(key) or {}
+        return {name: handed.get(inventory_name(name)) for name in self.run.servers}
+
+    def outcomes(self) -> list[fleet.ServerOutcome]:
+        """How the run went on each of its servers."""
+        return fleet.outcomes(self.run, self.outcome)
 
     def changed(self) -> bool:
         return bool(self.outcome.state.stats().get(self.run.limit, {}).get("changed"))
@@ -101,21 +111,26 @@ class Session:
         """--server, or the only saved server (or the caller's choice among several)."""
         return self.choose_server(self.store(), name)
 
+    def servers(self, names: tuple[str, ...] | str | None, every: bool) -> list[Server]:
+        """Each --server given, every saved server with --all, or else as `server`."""
+        return fleet.chosen(self.store(), names, every, self.choose_server)
+
     def playbook_run(
         self,
         playbook: str,
-        server: Server,
+        server: Server | list[Server],
         config: Config,
         variables: dict | None = None,
         presave: tuple[str, ...] = (),
     ) -> PlaybookRun:
-        """A run of `playbook` against one saved (or about to be saved) server; the SSH key
-        is checked here, before anything connects."""
+        """A run of `playbook` against one saved (or about to be saved) server, or several;
+        the SSH key is checked here, before anything connects."""
+        servers = server if isinstance(server, list) else [server]
         return PlaybookRun(
             playbook=playbook,
-            servers={server.host: server},
+            servers={each.host: each for each in servers},
             key_file=sshkeys.configured_key(config),
-            limit=inventory_name(server.host),
+            limit=",".join(inventory_name(each.host) for each in servers),
             variables=variables or {},
             verbosity=self.verbosity,
             keep_artifacts=self.keep_artifacts,
@@ -125,7 +140,7 @@ class Session:
     def run(
         self,
         playbook: str,
-        server: Server,
+        server: Server | list[Server],
         config: Config,
         variables: dict | None,
         title: str,

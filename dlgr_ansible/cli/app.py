@@ -178,6 +178,26 @@ server_option = click.option(
     callback=not_empty,
     help="Saved server to use; may be omitted when only one is saved.",
 )
+
+
+def _each_not_empty(ctx: click.Context, param: click.Parameter, value):
+    for each in value:
+        not_empty(ctx, param, each)
+    return value
+
+
+# A read-only view of several servers at once, in one run (dlgr_ansible.fleet).
+fleet_options = options(
+    click.option(
+        "--server",
+        "servers",
+        multiple=True,
+        callback=_each_not_empty,
+        help="Saved server to use; repeat it for several (one run, in parallel). May be "
+        "omitted when only one is saved.",
+    ),
+    click.option("--all", "every", is_flag=True, help="Every saved server, in one run."),
+)
 app_option = click.option(
     "--app",
     "app_name",

@@ -62,7 +62,18 @@ def _deploy_command(name: str, mode: str) -> click.Command:
         help="Certificates from Let's Encrypt or Caddy's own CA.",
     )
     @config_option
-    @server_option
+    @click.option(
+        "--server",
+        callback=not_empty,
+        help="Saved server to use, or 'auto': the one with the most room for a new app. "
+        "May be omitted when only one is saved.",
+    )
+    @click.option(
+        "--force",
+        is_flag=True,
+        help="Deploy a new app even to a server the placement rule counts as full "
+        "(memory_per_app_gb).",
+    )
     @click.option(
         "--update",
         "-u",

@@ -8,6 +8,7 @@ import click
 from dlgr_ansible.cli.app import (
     App,
     app_option,
+    fleet_options,
     not_empty,
     on_terminal,
     pass_app,
@@ -15,7 +16,14 @@ from dlgr_ansible.cli.app import (
     server_option,
     verbose_option,
 )
-from dlgr_ansible.cli.tables import apps_table, db_connections_table, history_table, stats_table
+from dlgr_ansible.cli.tables import (
+    apps_table,
+    capacity_table,
+    db_connections_fleet_table,
+    db_connections_table,
+    history_table,
+    stats_table,
+)
 from dlgr_ansible.commands import ops as commands
 from dlgr_ansible.db_connections import near_limit_note
 from dlgr_ansible.dozzle import USER as DOZZLE_USER
@@ -24,32 +32,51 @@ from dlgr_ansible.reports import Streamed
 
 
 @click.command()
-@server_option
+@fleet_options
 @playbook_options
 @pass_app
-def apps(app: App, server):
-    """List the apps on a server with their state, URL and image."""
-    report = commands.apps(app.session(), server)
-    if not app.finish(report, summary=False):
-        return
-    if report.apps:
-        app.out.print(apps_table(report.apps))
-    else:
-        app.err.print(f"No apps on {report.ran.host}.")
+def apps(app: App, servers, every):
+    """List the apps on a server (or on several: --server repeated, or --all) with their
+    state, URL and image."""
+    report = commands.apps(app.session(), servers, every)
+    several = len(report.servers) > 1
+    if not app.as_json and (report.ok or several):
+        if report.apps or several:
+            app.out.print(apps_table(report.apps, report.servers if several else None))
+        else:
+            app.err.print(f"No apps on {report.ran.host}.")
+    app.finish(report, summary=False)
 
 
 @click.command()
-@server_option
+@fleet_options
+@playbook_options
+@pass_app
+def capacity(app: App, servers, every):
+    """Show the room on a server (or on several: --server repeated, or --all): memory, CPUs,
+    Docker's disk, the apps running, and how many more apps the placement rule lets it
+    take (memory_per_app_gb)."""
+    report = commands.room(app.session(), servers, every)
+    if not app.as_json and (report.ok or len(report.servers) > 1):
+        app.out.print(capacity_table(report.rooms, report.servers))
+    app.finish(report, summary=False)
+
+
+@click.command()
+@fleet_options
 @click.option("--follow", is_flag=True, help="Keep streaming (over ssh, until Ctrl-C).")
 @playbook_options
 @pass_app
-def stats(app: App, server, follow):
-    """Show CPU, memory and I/O use of the containers on a server."""
-    result = commands.stats(app.session(), server, follow, app.as_json, on_terminal())
+def stats(app: App, servers, every, follow):
+    """Show CPU, memory and I/O use of the containers on a server (or on several:
+    --server repeated, or --all)."""
+    result = commands.stats(app.session(), servers, follow, app.as_json, on_terminal(), every)
     if isinstance(result, Streamed):
         raise click.exceptions.Exit(result.exit_code)
-    if app.finish(result, summary=False):
-        app.out.print(stats_table(result.containers))
+    several = len(result.servers) > 1
+    if not app.as_json and (result.ok or several):
+        app.out.print(stats_table(result.containers, result.servers if several else None))
+    app.finish(result, summary=False)
 
 
 @click.command()
@@ -129,16 +156,23 @@ def set_dozzle_password(app: App, server, password):
 
 
 @click.command("db-connections")
-@server_option
+@fleet_options
 @playbook_options
 @pass_app
-def db_connections(app: App, server):
-    """Show the number of connections per database on a server."""
-    report = commands.db_connections(app.session(), server)
-    if app.finish(report, summary=False):
-        app.out.print(db_connections_table(report.connections))
-        if note := near_limit_note(report.connections):
-            app.say(note)
+def db_connections(app: App, servers, every):
+    """Show the number of connections per database on a server (or on several: --server
+    repeated, or --all)."""
+    report = commands.db_connections(app.session(), servers, every)
+    several = len(report.servers) > 1
+    if not app.as_json and (report.ok or several):
+        if several:
+            app.out.print(db_connections_fleet_table(report.connections, report.servers))
+        else:
+            app.out.print(db_connections_table(next(iter(report.connections.values()))))
+        for name, counted in report.connections.items():
+            if note := near_limit_note(counted):
+                app.say(f"{name}: {note}" if several else note)
+    app.finish(report, summary=False)
 
 
 @click.command()
@@ -167,4 +201,4 @@ def history(app: App, server, app_name, last):
         )
 
 
-COMMANDS = [apps, stats, logs, shell, psql, set_dozzle_password, db_connections, history]
+COMMANDS = [apps, capacity, stats, logs, shell, psql, set_dozzle_password, db_connections, history]

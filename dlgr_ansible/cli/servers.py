@@ -9,6 +9,7 @@ from dlgr_ansible.cli.app import (
     App,
     config_option,
     docker_source_option,
+    fleet_options,
     not_empty,
     pass_app,
     playbook_options,
@@ -112,12 +113,13 @@ def servers_remove(app: App, host):
 
 
 @servers.command("check")
-@server_option
+@fleet_options
 @playbook_options
 @pass_app
-def servers_check(app: App, server):
-    """Check that a saved server is reachable and has passwordless sudo."""
-    app.finish(commands.check(app.session(), server))
+def servers_check(app: App, servers, every):
+    """Check that a saved server (or several: --server repeated, or --all) is reachable and
+    has passwordless sudo."""
+    app.finish(commands.check(app.session(), servers, every))
 
 
 @click.command()

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dlgr_ansible import app_logs, dozzle, psynet, validate
+from dlgr_ansible import app_logs, dozzle, placement, psynet, validate
 from dlgr_ansible import deploy as planning
 from dlgr_ansible.build import build_experiment_image, directory_to_build
 from dlgr_ansible.errors import DlgrError
@@ -56,12 +56,22 @@ def deploy(
     ca_bundle: Path | None,
     ask_password: Callable[[], str],
     health_timeout: int | None = None,
+    force: bool = False,
 ) -> Deployed:
     """Plan (every value checked first), build the image here if need be (a PsyNet
     experiment prepared by PsyNet first), then run deploy.yml: the shared stack brought
-    up to date, then the app."""
-    target = session.server(server)
+    up to date, then the app. A new app goes only where the placement rule leaves room,
+    unless `force`; `server` "auto" picks the saved server with the most room."""
+    if server == placement.AUTO:
+        if update:
+            raise validate.ValidationError(
+                "--server auto places a new app; for --update give the app's server."
+            )
+        target = placement.auto_server(session, force, config_pairs)
+    else:
+        target = session.server(server)
     config = session.config(config_pairs, target)
+    rule = None if update or force else placement.rule(config)
     build_here = directory_to_build(image, config.get("docker_image_name"))
     build_psynet = build_here is not None and psynet.is_psynet_experiment(build_here)
     plan = planning.plan_deployment(
@@ -104,6 +114,8 @@ def deploy(
             )
         if health_timeout is not None:
             variables["dallinger_app_health_timeout"] = health_timeout
+        if rule is not None:
+            variables[placement.RULE_VARIABLE] = rule
         if plan.dashboard:
             plan.dashboard.store()
         verb = "Updating" if update else "Deploying"
@@ -121,6 +133,8 @@ def deploy(
                 if image == plan.image and presave
             ),
         )
+    if problem := placement.refused(session, ran, target, config_pairs):
+        raise problem
     # The dashboard password is kept even when the run fails: the server may have it.
     offered = dozzle.offer_outcome(ran.results, ran.run.limit, ran.ok, login)
     app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None

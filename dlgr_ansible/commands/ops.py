@@ -3,12 +3,23 @@ database connections, the deploy history. `--follow` views stream over ssh (dlgr
 
 from collections.abc import Callable
 
-from dlgr_ansible import app_logs, container_stats, dozzle, server_apps, ssh, sshkeys, validate
+from dlgr_ansible import (
+    app_logs,
+    container_stats,
+    dozzle,
+    fleet,
+    placement,
+    server_apps,
+    ssh,
+    sshkeys,
+    validate,
+)
 from dlgr_ansible.db_connections import DB_KEY, db_connections_from_server
 from dlgr_ansible.history import HISTORY_KEY, parse_history
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.reports import (
     AppsListed,
+    CapacityMeasured,
     ConnectionsCounted,
     ContainersMeasured,
     DozzlePasswordSet,
@@ -18,6 +29,9 @@ from dlgr_ansible.reports import (
 )
 from dlgr_ansible.session import Session
 from dlgr_ansible.validate import ValidationError, required_app_name
+
+# --server given once, several times, or not at all (a library caller may pass one name).
+Names = tuple[str, ...] | str | None
 
 
 def _follow(session: Session, server: Server, remote: list[str], tty: bool) -> int:
@@ -55,30 +69,65 @@ def psql(
     return Streamed(code)
 
 
-def apps(session: Session, server: str | None) -> AppsListed:
-    target = session.server(server)
+def apps(session: Session, servers: Names = (), every: bool = False) -> AppsListed:
+    """The apps of one server, or of several in one run (`servers` named, or `every`)."""
+    targets = session.servers(servers, every)
     ran = session.run(
-        "apps.yml", target, session.config(), None, f"Listing the apps on {target.host}"
+        "apps.yml", targets, session.config(), None, f"Listing the apps on {_names(targets)}"
     )
-    data = ran.host_data(server_apps.APPS_KEY) or {}
-    return AppsListed(ran, apps=server_apps.apps_from_server(data, target.https_port))
+    found = ran.data_by_server(server_apps.APPS_KEY)
+    rows = [
+        app
+        for target in targets
+        if found[target.host] is not None
+        for app in server_apps.apps_from_server(found[target.host], target.https_port, target.host)
+    ]
+    return AppsListed(ran, apps=rows, servers=ran.outcomes())
 
 
 def stats(
-    session: Session, server: str | None, follow: bool, as_json: bool, tty: bool
+    session: Session,
+    servers: Names,
+    follow: bool,
+    as_json: bool,
+    tty: bool,
+    every: bool = False,
 ) -> ContainersMeasured | Streamed:
-    """One measurement through a playbook, or with `follow` `docker stats` streamed."""
+    """One measurement through a playbook (of several servers, too), or with `follow`
+    `docker stats` of one server streamed."""
     if follow:
         if as_json:
             raise ValidationError("--follow streams `docker stats` as text; leave out --json.")
-        target = session.server(server)
+        names = fleet.as_names(servers)
+        if every or len(names) > 1:
+            raise ValidationError("--follow streams one server; give one --server.")
+        target = session.server(names[0] if names else None)
         return Streamed(_follow(session, target, container_stats.FOLLOW_COMMAND, tty))
-    target = session.server(server)
+    targets = session.servers(servers, every)
     ran = session.run(
-        "stats.yml", target, session.config(), None, f"Measuring the containers on {target.host}"
+        "stats.yml",
+        targets,
+        session.config(),
+        None,
+        f"Measuring the containers on {_names(targets)}",
     )
-    rows = container_stats.parse_stats(ran.host_data(container_stats.STATS_KEY) or [])
-    return ContainersMeasured(ran, containers=rows)
+    rows = [
+        row | {"server": name}
+        for name, data in ran.data_by_server(container_stats.STATS_KEY).items()
+        for row in container_stats.parse_stats(data or [])
+    ]
+    return ContainersMeasured(ran, containers=rows, servers=ran.outcomes())
+
+
+def room(session: Session, servers: Names = (), every: bool = False) -> CapacityMeasured:
+    """Memory, CPUs, Docker's disk and the apps that run, per server, and how many more
+    apps each one's placement rule lets it take."""
+    targets = session.servers(servers, every)
+    return placement.measure_room(session, targets, f"Measuring the room on {_names(targets)}")
+
+
+def _names(targets: list[Server]) -> str:
+    return ", ".join(target.host for target in targets)
 
 
 def logs(
@@ -141,17 +190,23 @@ def set_dozzle_password(
     return DozzlePasswordSet(ran, user=dozzle.USER, changed=changed, saved_in=saved_in)
 
 
-def db_connections(session: Session, server: str | None) -> ConnectionsCounted:
-    target = session.server(server)
+def db_connections(
+    session: Session, servers: Names = (), every: bool = False
+) -> ConnectionsCounted:
+    targets = session.servers(servers, every)
     ran = session.run(
         "db_connections.yml",
-        target,
+        targets,
         session.config(),
         None,
-        f"Counting database connections on {target.host}",
+        f"Counting database connections on {_names(targets)}",
     )
-    report = db_connections_from_server(ran.host_data(DB_KEY) or {})
-    return ConnectionsCounted(ran, connections=report)
+    counted = {
+        name: db_connections_from_server(data)
+        for name, data in ran.data_by_server(DB_KEY).items()
+        if data is not None
+    }
+    return ConnectionsCounted(ran, connections=counted, servers=ran.outcomes())
 
 
 def history(session: Session, server: str | None, app_name: str | None, last: int) -> HistoryShown:

@@ -57,10 +57,14 @@ def remove(session: Session, name: str | None) -> Server:
     return server
 
 
-def check(session: Session, name: str | None) -> ServerChecked:
-    server = session.server(name)
-    ran = session.run("ping.yml", server, session.config(), None, f"Checking {server.host}")
-    return ServerChecked(ran)
+def check(
+    session: Session, names: tuple[str, ...] | str | None = (), every: bool = False
+) -> ServerChecked:
+    """Login, Python and sudo on one server, or on several in one run."""
+    targets = session.servers(names, every)
+    title = f"Checking {', '.join(target.host for target in targets)}"
+    ran = session.run("ping.yml", targets, session.config(), None, title)
+    return ServerChecked(ran, servers=ran.outcomes())
 
 
 def inventory(session: Session, name: str | None) -> str:

@@ -1,10 +1,13 @@
-"""apps, stats, logs, db-connections and set-dozzle-password against one provisioned target.
+"""apps, stats, logs, db-connections and set-dozzle-password against one provisioned target;
+the read-only views of several servers at once (that one, a bare one and one that cannot
+be reached).
 
 The app is made by hand, as the SSH user, in the layout deploy writes (design §4): a
 compose project `demo1` under ~/dallinger/demo1 whose `web` service runs the PostgreSQL
 stand-in image already on the server, and a Caddy site ~/dallinger/caddy.d/demo1.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -94,8 +97,10 @@ def test_apps_lists_demo1_running_then_inactive(person, server):
             "state": "running",
             "url": "https://demo1.stack.test/",
             "image": service_images.POSTGRES_IMAGE,
+            "server": server.address,
         }
     ]
+    assert report["servers"] == {server.address: {"ok": True, "state": "ok", "error": ""}}
     assert "dlgr_apps" not in report  # the playbook's raw listing stays inside
     assert report["hosts"][server.address]["changed"] == 0
 
@@ -260,3 +265,94 @@ def test_set_dozzle_password_needs_a_terminal_or_the_option(person, server):
         check=False,
     )
     assert_clean_failure(result, "--password")
+
+
+def test_views_of_several_servers_report_each_one_and_finish_the_others(person, server, ssh_key):
+    """One run over three saved servers: the provisioned one, a bare one (no Docker yet),
+    and one where nothing listens. Saved by hand, as `dallinger docker-ssh` saves them."""
+    bare_address = targets.free_loopback_address()
+    bare = targets.start_target(
+        f"dlgr-ops-{bare_address.rsplit('.', 1)[1]}",
+        bare_address,
+        ssh_key.with_suffix(".pub").read_text(),
+    )
+    gone = targets.free_loopback_address()
+    for address in (bare_address, gone):
+        (person.hosts_dir() / address).write_text(
+            json.dumps({"host": address, "user": "dallinger"})
+        )
+    try:
+        result, report = person.run_json("apps", "--all")
+        assert result.returncode == 1, result.stderr  # one server failed
+        assert [(app["server"], app["name"]) for app in report["apps"]] == [
+            (server.address, "demo1")
+        ]
+        assert report["servers"][server.address]["ok"] is True
+        assert report["servers"][bare_address]["ok"] is True  # no apps, and it answered
+        assert report["servers"][gone]["state"] == "unreachable"
+        assert gone in report["servers"][gone]["error"]
+
+        table = person.run("apps", "--server", server.address, "--server", gone)
+        assert table.returncode == 1
+        assert "demo1" in table.stdout
+        assert "unreachable" in table.stdout
+        assert gone in table.stderr
+        assert "Traceback" not in table.stderr
+
+        # The bare server has no Docker: stats fails there and is shown for the others.
+        result, report = person.run_json(
+            "stats", "--server", server.address, "--server", bare_address
+        )
+        assert result.returncode == 1
+        assert report["servers"][bare_address]["state"] == "failed"
+        assert {row["server"] for row in report["containers"]} == {server.address}
+
+        result, report = person.run_json("servers", "check", "--all")
+        assert result.returncode == 1
+        assert sorted(report["dlgr_servers"]) == sorted([server.address, bare_address])
+        assert report["servers"][gone]["state"] == "unreachable"
+
+        result, report = person.run_json("db-connections", "--server", server.address)
+        assert result.returncode == 0, result.stderr
+        assert report["connections"]["max_connections"] > 0
+
+        result, report = person.run_json("capacity", "--all")
+        assert result.returncode == 1  # the one that cannot be reached
+        busy, empty = report["capacity"][server.address], report["capacity"][bare_address]
+        assert busy["apps_running"] == ["demo1"]
+        assert busy["docker"] is True
+        assert busy["docker_root"]
+        assert empty["apps_running"] == []
+        assert empty["docker"] is False
+        assert busy["memory_total"] > 0
+        assert busy["cpus"] > 0
+        assert busy["disk_free"] > 0
+
+        # A rule that leaves room for one app: demo1 fills the provisioned server, the
+        # bare one has room. The refusal comes before the lock, and nothing is made.
+        (person.hosts_dir() / gone).unlink()
+        rule = str(busy["memory_total"] / 10**9 * 0.9)
+        refused = person.run(
+            "deploy",
+            "--app",
+            "newapp",
+            "--image",
+            "lab/never-pulled:1",
+            "--dns-host",
+            "localhost",
+            "--server",
+            server.address,
+            "-c",
+            "memory_per_app_gb",
+            rule,
+        )
+        assert refused.returncode != 0
+        assert f"{server.address} has no room for another app: 1 run (demo1)" in refused.stderr
+        assert f"Servers with room: {bare_address} (1 more)" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert as_user(server, "test ! -e dallinger/newapp").returncode == 0
+        assert "newapp" not in as_user(server, "cat dallinger/deploys.log || true").stdout
+    finally:
+        for address in (bare_address, gone):
+            (person.hosts_dir() / address).unlink(missing_ok=True)
+        targets.stop_target(bare)

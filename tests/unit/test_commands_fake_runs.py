@@ -285,7 +285,10 @@ def test_server_views_read_their_own_keys_and_do_not_pass_them_on(home):
     }
     session = make_session(home, FakePlaybooks(answers))
     listed = ops.apps(session, None).to_json()
-    assert listed["apps"] == [{"name": "a1", "state": "inactive", "url": "-", "image": "-"}]
+    assert listed["apps"] == [
+        {"name": "a1", "state": "inactive", "url": "-", "image": "-", "server": HOST}
+    ]
+    assert listed["servers"] == {HOST: {"ok": True, "state": "ok", "error": ""}}
     assert "dlgr_apps" not in listed
     counted = ops.db_connections(session, None).to_json()
     assert counted["connections"]["total"] == 2

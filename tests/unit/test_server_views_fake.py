@@ -58,25 +58,28 @@ def render(table) -> str:
 
 
 def test_apps_running_first_with_url_and_image():
-    found = server_apps.apps_from_server(FAKE_APPS_REPORT)
+    found = server_apps.apps_from_server(FAKE_APPS_REPORT, server="lab1")
     assert [a.to_json() for a in found] == [
         {
             "name": "demo1",
             "state": "running",
             "url": "https://demo1.example.org/",
             "image": "lab/demo:2",  # what runs, not what the compose file says
+            "server": "lab1",
         },
         {
             "name": "old",
             "state": "inactive",
             "url": "https://old.example.org/",
             "image": "lab/old:2",
+            "server": "lab1",
         },
         {
             "name": "siteonly",
             "state": "inactive",
             "url": "http://siteonly.example.org/",
             "image": "-",
+            "server": "lab1",
         },
     ]
     text = render(tables.apps_table(found))
