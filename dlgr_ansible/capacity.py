@@ -4,6 +4,7 @@ rule a new app is placed by.
 PsyNet's documentation budgets about 5 GB of memory per experiment that runs at the
 same time; the rule counts every app that runs with `memory_per_app_gb` (a server
 setting, 5 by default) against the server's memory, and a new app needs one more share.
+A server where no app runs always takes one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def memory_per_app(value: str | float | None) -> float:
     return number
 
 
+def apps_that_fit(memory_total: int, running: int, per_app_gb: float) -> int:
+    """The rule (deploy.yml's placement check says the same in Jinja)."""
+    shares = max(1, math.floor(memory_total / (per_app_gb * GB)))
+    return max(0, shares - running)
+
+
 @dataclass(frozen=True)
 class Room:
     """One server's room, as capacity.yml read it; `per_app_gb`: its placement rule."""
@@ -50,6 +57,7 @@ class Room:
     docker: bool
     apps_running: tuple[str, ...]
     per_app_gb: float = DEFAULT_MEMORY_PER_APP_GB
+    app_exists: bool = False  # the app asked about has a compose file there
 
     @classmethod
     def from_report(cls, server: str, data: dict, per_app_gb: float) -> Room:
@@ -64,13 +72,14 @@ class Room:
             docker=bool(data.get("docker")),
             apps_running=tuple(data.get("apps_running") or ()),
             per_app_gb=per_app_gb,
+            app_exists=bool(data.get("app_exists")),
         )
 
     @property
     def apps_that_fit(self) -> int:
-        """How many more apps the rule lets this server run."""
-        share = self.per_app_gb * GB
-        return max(0, math.floor(self.memory_total / share) - len(self.apps_running))
+        """How many more apps the rule lets this server run; one at least while none runs
+        (a small server is still a server)."""
+        return apps_that_fit(self.memory_total, len(self.apps_running), self.per_app_gb)
 
     def to_json(self) -> dict:
         return {
@@ -99,11 +108,19 @@ def gigabytes(size: int) -> str:
     return f"{size / GB:.1f} GB"
 
 
-def refusal(room: Room, others: list[Room]) -> str:
-    """Why a new app is not placed on `room`, and where it could go instead."""
+def reason(room: Room) -> str:
+    """Why `room` takes no new app (deploy.yml's check says the same)."""
     running = ", ".join(room.apps_running) or "none"
+    return (
+        f"{room.server} has no room for another app: {len(room.apps_running)} run ({running}), "
+        f"each counted with {room.per_app_gb:g} GB, of {gigabytes(room.memory_total)} of memory."
+    )
+
+
+def elsewhere(others: list[Room]) -> str:
+    """Where a refused new app could go instead, and the other ways out."""
     with_room = [other for other in others if other.apps_that_fit > 0]
-    elsewhere = (
+    where = (
         "Servers with room: "
         + ", ".join(f"{other.server} ({other.apps_that_fit} more)" for other in with_room)
         + " (deploy there with --server NAME, or --server auto)."
@@ -111,9 +128,7 @@ def refusal(room: Room, others: list[Room]) -> str:
         else "No other saved server has room."
     )
     return (
-        f"{room.server} has no room for another app: {len(room.apps_running)} run ({running}), "
-        f"each counted with {room.per_app_gb:g} GB ({MEMORY_PER_APP_KEY}), of "
-        f"{gigabytes(room.memory_total)} of memory. {elsewhere} Stop or destroy an app there, "
-        f"change the rule (`dlgr-ansible servers set --memory-per-app GB`), or give --force "
-        "to deploy anyway."
+        f"{where} Or stop or destroy an app there, change the rule "
+        f"({MEMORY_PER_APP_KEY}: `dlgr-ansible servers set --memory-per-app GB`), or give "
+        "--force to deploy anyway."
     )

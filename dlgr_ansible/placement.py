@@ -19,6 +19,7 @@ AUTO = "auto"
 # What deploy.yml's placement check hands back (set_stats), keyed by host.
 PLACEMENT_KEY = "dlgr_placement"
 RULE_VARIABLE = "dlgr_placement_memory_per_app_gb"
+APP_VARIABLE = "dlgr_capacity_app"
 
 
 class PlacementProblem(DlgrError):
@@ -31,12 +32,13 @@ def rule(config: Config) -> float:
 
 
 def measure_room(
-    session: Session, targets: list[Server], title: str, overrides=()
+    session: Session, targets: list[Server], title: str, overrides=(), app: str | None = None
 ) -> CapacityMeasured:
     """One run of capacity.yml over `targets`, each measured against its own rule (or the
-    one `overrides`, -c KEY VALUE, set)."""
+    one `overrides`, -c KEY VALUE, set); with `app`, whether each server has it."""
     rules = {target.host: rule(session.config(overrides, target)) for target in targets}
-    ran = session.run("capacity.yml", targets, session.config(), None, title)
+    variables = {APP_VARIABLE: app} if app else None
+    ran = session.run("capacity.yml", targets, session.config(), variables, title)
     rooms = [
         capacity.Room.from_report(name, data, rules[name])
         for name, data in ran.data_by_server(capacity.CAPACITY_KEY).items()
@@ -45,24 +47,28 @@ def measure_room(
     return CapacityMeasured(ran, rooms=rooms, servers=ran.outcomes())
 
 
-def auto_server(session: Session, force: bool, overrides=()) -> Server:
-    """The saved server with the most room (`force`: even when none has room by the rule);
-    says which on the session's log."""
+def auto_server(session: Session, force: bool, app: str | None, overrides=()) -> Server:
+    """The saved server that has `app` already (a first deploy resumed), else the one with
+    the most room (`force`: even when none has room by the rule); says which on the
+    session's log."""
     saved = list(session.store().servers().values())
     if not saved:
         session.server(None)  # raises the "add a server first" message
     measured = measure_room(
-        session, saved, "Looking for the saved server with the most room", overrides
+        session, saved, "Looking for the saved server with the most room", overrides, app
     )
+    there = [room for room in measured.rooms if room.app_exists]
+    if there:
+        session.log(f"--server auto: {there[0].server}, which has {app} already")
+        return session.store().resolve(there[0].server)
     choice = capacity.roomiest(measured.rooms)
     if choice is None:
         reasons = " ".join(each.error for each in measured.servers if not each.ok)
         raise PlacementProblem(f"--server auto: no saved server answered. {reasons}".strip())
     if choice.apps_that_fit < 1 and not force:
         raise PlacementProblem(
-            "--server auto: no saved server has room for another app by the placement rule "
-            f"({capacity.MEMORY_PER_APP_KEY}); the roomiest is "
-            f"{capacity.refusal(choice, [])}"
+            "--server auto: no saved server has room for another app; the roomiest: "
+            f"{capacity.reason(choice)} {capacity.elsewhere([])}"
         )
     session.log(
         f"--server auto: {choice.server}, room for {choice.apps_that_fit} more app(s) "
@@ -71,17 +77,16 @@ def auto_server(session: Session, force: bool, overrides=()) -> Server:
     return session.store().resolve(choice.server)
 
 
-def refused(session: Session, ran: Ran, target: Server, overrides=()) -> PlacementProblem | None:
-    """When deploy.yml's check refused `target`, why, with the other saved servers that
-    have room (by the same rule); None when it did not."""
+def advice_after(session: Session, ran: Ran, target: Server, overrides=()) -> str | None:
+    """When deploy.yml's check refused `target`: the other saved servers with room (by the
+    same rule) and the other ways out; None when it did not refuse."""
     found = ran.host_data(PLACEMENT_KEY)
     if ran.ok or not found or not found.get("refused"):
         return None
-    room = capacity.Room.from_report(target.host, found, rule(session.config(overrides, target)))
     others = [server for name, server in session.store().servers().items() if name != target.host]
     rooms = (
         measure_room(session, others, "Looking for saved servers with room", overrides).rooms
         if others
         else []
     )
-    return PlacementProblem(capacity.refusal(room, rooms))
+    return capacity.elsewhere(rooms)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dlgr_ansible.capacity import Room
+from dlgr_ansible.db_connections import db_connections_from_server
 from dlgr_ansible.fleet import ServerOutcome
 from dlgr_ansible.hosts import Server
 from dlgr_ansible.inventory import inventory_name
@@ -117,12 +118,16 @@ class Deployed(Report):
     app: dict | None = None  # deploy.app_report, when the deploy succeeded
     # Where the time went (the build here, then the run's), failed runs included.
     phases: list[Phase] = field(default_factory=list)
+    # What to do after the run failed as it did (a full server: where else), after errors.
+    advice: list[str] = field(default_factory=list)
     COMMANDS = ("deploy", "sandbox")
     STATS = DEPLOY_STATS
     KEYS = ("dozzle", "app", "phases")
 
     def results(self) -> dict:
         results = {"dozzle": self.dozzle} if self.dozzle else {}
+        if self.advice and not self.ok:
+            results["errors"] = self.ran.outcome.explanations(self.ran.run) + self.advice
         if self.app:
             results["app"] = self.app
         results["phases"] = [phase.to_json() for phase in self.phases]
@@ -247,7 +252,7 @@ class ConnectionsCounted(FleetReport):
 
     def results(self) -> dict:
         if len(self.servers) == 1:
-            counted = next(iter(self.connections.values()), {})
+            counted = next(iter(self.connections.values()), db_connections_from_server({}))
             return {"connections": counted} | super().results()
         return {"connections_by_server": self.connections} | super().results()
 

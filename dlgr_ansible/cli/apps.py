@@ -108,7 +108,7 @@ def _deploy_command(name: str, mode: str) -> click.Command:
     def command(app: App, **chosen):
         report = commands.deploy(app.session(), mode, ask_password=ask_registry_password, **chosen)
         timing = phases_line(report.phases)
-        if app.finish(report, notes=[timing] if timing else []):
+        if app.finish(report, notes=[*report.advice, *([timing] if timing else [])]):
             for line in deploy_summary(report):
                 app.say(line)
 

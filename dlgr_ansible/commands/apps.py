@@ -67,7 +67,8 @@ def deploy(
             raise validate.ValidationError(
                 "--server auto places a new app; for --update give the app's server."
             )
-        target = placement.auto_server(session, force, config_pairs)
+        named = validate.app_name(app_name) if app_name else None
+        target = placement.auto_server(session, force, named, config_pairs)
     else:
         target = session.server(server)
     config = session.config(config_pairs, target)
@@ -133,13 +134,12 @@ def deploy(
                 if image == plan.image and presave
             ),
         )
-    if problem := placement.refused(session, ran, target, config_pairs):
-        raise problem
+    advice = placement.advice_after(session, ran, target, config_pairs)
     # The dashboard password is kept even when the run fails: the server may have it.
     offered = dozzle.offer_outcome(ran.results, ran.run.limit, ran.ok, login)
     app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None
     phases = with_build(build_seconds, ran.outcome.state.phase_timer.phases())
-    return Deployed(ran, dozzle=offered, app=app, phases=phases)
+    return Deployed(ran, dozzle=offered, app=app, phases=phases, advice=[advice] if advice else [])
 
 
 @contextlib.contextmanager

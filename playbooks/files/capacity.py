@@ -9,6 +9,8 @@ With APP: whether that app exists already (its COMPOSE_FILE does), and it is lef
 of the projects that run.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import shutil

@@ -40,9 +40,10 @@ def test_the_rule_counts_each_running_app_with_its_share():
     assert full.apps_that_fit == 0  # 17.2 GB hold 3 shares of 5 GB, and 3 run
     assert capacity.Room.from_report(LAB2, ROOMS[LAB2], 5.0).apps_that_fit == 2
     assert capacity.Room.from_report(LAB1, ROOMS[LAB1], 2.0).apps_that_fit == 5
-    assert "lab1.example.org has no room for another app: 3 run (a, b, c)" in capacity.refusal(
-        full, []
-    )
+    assert "lab1.example.org has no room for another app: 3 run (a, b, c)" in capacity.reason(full)
+    assert "No other saved server has room" in capacity.elsewhere([])
+    # A server where no app runs takes one, however small.
+    assert capacity.Room.from_report(LAB1, room(2), 5.0).apps_that_fit == 1
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "five", "nan", "inf"])
@@ -71,15 +72,26 @@ def test_a_refused_deploy_names_the_servers_with_room(home):
     }
     playbooks = FakeFleetPlaybooks(answers, failing={("deploy.yml", LAB1)})
     session = make_session(home, playbooks, saved=(LAB1, LAB2, LAB3))
-    with pytest.raises(placement.PlacementProblem) as refused:
-        apps.deploy(session, "live", **DEPLOY_OPTIONS | {"server": LAB1})
-    message = str(refused.value)
-    assert "lab1.example.org has no room for another app" in message
-    assert f"Servers with room: {LAB2} (2 more), {LAB3} (6 more)" in message
-    assert "--force" in message
+    report = apps.deploy(session, "live", **DEPLOY_OPTIONS | {"server": LAB1})
+    assert not report.ok
+    (advice,) = report.advice
+    assert f"Servers with room: {LAB2} (2 more), {LAB3} (6 more)" in advice
+    assert "--force" in advice
+    assert report.to_json()["errors"][-1] == advice  # --json has it too
     # The other servers were measured in one run, the refused one left out.
     run, _ = playbooks.runs[-1]
     assert (run.playbook, run.limit) == ("capacity.yml", f"{LAB2},{LAB3}")
+
+
+def test_server_auto_takes_the_server_that_has_the_app_already(home):
+    answers = {
+        "capacity.yml": {capacity.CAPACITY_KEY: ROOMS | {LAB1: ROOMS[LAB1] | {"app_exists": True}}}
+    }
+    playbooks = FakeFleetPlaybooks(answers)
+    session = make_session(home, playbooks, saved=(LAB1, LAB2, LAB3))
+    apps.deploy(session, "live", **DEPLOY_OPTIONS | {"server": "auto"})
+    assert playbooks.runs[0][0].variables[placement.APP_VARIABLE] == "exp1"
+    assert playbooks.runs[-1][0].limit == LAB1
 
 
 def test_server_auto_picks_the_server_with_the_most_room(home):

@@ -16,8 +16,8 @@
 # address, which is never resolved, so no cache of Docker's DNS or of a hosts file keeps
 # the old ones in use; requests under way finish under the configuration that began
 # them. Once the old ones are gone, Caddy loads its Caddyfile as it is again. A reload
-# closes every proxied websocket on the server (Caddy 2.6 has no stream_close_delay);
-# Dallinger's pages open them again.
+# closes every proxied websocket on the server (the sites set no stream_close_delay,
+# which Debian's Caddy 2.6 refuses); Dallinger's pages open them again.
 #
 # Each FILE was written by this run with Ansible's `backup`: FILE.<pid>.<time>~ holds it
 # as it was (an interrupted run may have left an older one, which is then the right one).
@@ -36,13 +36,18 @@ shift 8
 # as its Caddyfile says. A running Caddy that is not told (it is restarting) reads its
 # Caddyfile anyway when it starts.
 direct() {
-    docker exec "$caddy" sh -c '
+    docker exec --user 0 "$caddy" sh -c '
         config=$(mktemp) || exit 1
         trap "rm -f \"\$config\"" EXIT
         caddy adapt --config /etc/caddy/Caddyfile --adapter caddyfile > "$config" || exit 1
         if [ -n "$2" ]; then
             sed -i "s/\"dial\":\"$1:5000\"/\"dial\":\"$2:5000\"/g" "$config"
             grep -q "\"dial\":\"$2:5000\"" "$config" || exit 1
+        elif grep -q "# dlgr-ansible hand-over: $1\$" /etc/hosts; then
+            # A line an earlier version pinned ALIAS with, left by a killed run. Docker
+            # bind-mounts the file: rewritten in place.
+            kept=$(grep -v "# dlgr-ansible hand-over: $1\$" /etc/hosts)
+            printf "%s\n" "$kept" > /etc/hosts
         fi
         caddy reload --config "$config"' direct "$alias" "${1:-}" >/dev/null 2>&1
 }
