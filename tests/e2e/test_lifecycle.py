@@ -658,15 +658,15 @@ def test_server_views(lab, server):
 def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, server, tmp_path):
     """From the ad to the end in headless Chromium, as Dallinger's own bots do, with TLS
     verified against the server's root; the participant and their answers are in the export."""
-    worker = "BROWSER1"
-    entry = (
-        f"https://{APP}.localhost/ad?recruiter=hotair&assignmentId=AB1&hitId=HB1"
-        f"&workerId={worker}&mode=debug"
-    )
-    with browser.chromium(targets.caddy_root(server).encode(), tmp_path) as driver:
+
+    def visit(driver, attempt: int) -> str:
+        worker = f"BROWSER{attempt}"
+        driver.get(
+            f"https://{APP}.localhost/ad?recruiter=hotair&assignmentId=AB{attempt}"
+            f"&hitId=HB1&workerId={worker}&mode=debug"
+        )
         try:
             wait = WebDriverWait(driver, 60)
-            driver.get(entry)
             wait.until(clickable((By.ID, "begin-button"))).click()
             wait.until(lambda d: len(d.window_handles) == 2)  # the experiment's own window
             driver.switch_to.window(driver.window_handles[-1])
@@ -681,7 +681,7 @@ def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, serv
             driver.switch_to.window(driver.window_handles[0])
             wait.until(lambda d: "/recruiter-exit" in d.current_url)
         except Exception:
-            shot = tmp_path / "browser-failure.png"
+            shot = tmp_path / f"browser-failure-{attempt}.png"
             driver.save_screenshot(str(shot))
             print(f"screenshot of the failure: {shot} ({driver.current_url})", file=sys.stderr)
             # The screenshot goes with tmp_path; what the page loaded says more in CI's log.
@@ -693,6 +693,9 @@ def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, serv
             print(f"page state, title, resources: {loaded}", file=sys.stderr)
             print(lab.run("logs", "--app", APP, "--tail", "40").stdout, file=sys.stderr)
             raise
+        return worker
+
+    worker = browser.participate(targets.caddy_root(server).encode(), tmp_path, visit)
     result, report = lab.run_json("export", "--app", APP, "--no-scrub", "--output", str(tmp_path))
     assert result.returncode == 0, report["errors"]
     with zipfile.ZipFile(report["export"]["path"]) as exported:

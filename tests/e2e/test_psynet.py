@@ -219,15 +219,15 @@ def test_deploy_prepares_sends_the_assets_and_launches(bed):
 def test_a_participant_answers_the_picture_page_in_a_real_browser(bed, tmp_path):
     """PsyNet's own pages in headless Chromium, TLS verified against the server's root:
     the picture (the asset) loads, and the answer typed lands in the database."""
-    worker = "PSYBROWSER1"
-    entry = (
-        f"https://{APP}.{DOMAIN}/ad?recruiter=generic&assignmentId=PA1&hitId=PH1"
-        f"&workerId={worker}&mode=live"
-    )
-    with browser.chromium(targets.caddy_root(bed.server).encode(), tmp_path) as driver:
+
+    def visit(driver, attempt: int) -> str:
+        worker = f"PSYBROWSER{attempt}"
+        driver.get(
+            f"https://{APP}.{DOMAIN}/ad?recruiter=generic&assignmentId=PA{attempt}"
+            f"&hitId=PH1&workerId={worker}&mode=live"
+        )
         try:
             wait = WebDriverWait(driver, 60)
-            driver.get(entry)
             wait.until(clickable((By.ID, "begin-button"))).click()
             # The generic recruiter goes on in the same window (others open a popup).
             wait.until(clickable((By.ID, "consent"))).click()
@@ -237,12 +237,15 @@ def test_a_participant_answers_the_picture_page_in_a_real_browser(bed, tmp_path)
             wait.until(clickable((By.ID, "next-button"))).click()
             wait.until(lambda d: "A short tone." in d.page_source)
         except Exception:
-            shot = tmp_path / "browser-failure.png"
+            shot = tmp_path / f"browser-failure-{attempt}.png"
             driver.save_screenshot(str(shot))
             print(f"screenshot: {shot} ({driver.current_url})", file=sys.stderr)
             print(driver.page_source[-6000:], file=sys.stderr)
             print(bed.lab.run("logs", "--app", APP, "--tail", "40").stdout, file=sys.stderr)
             raise
+        return worker
+
+    worker = browser.participate(targets.caddy_root(bed.server).encode(), tmp_path, visit)
     query = "select r.answer from response r join participant p on p.id = r.participant_id"
     answers = bed.sql(f"{query} where p.worker_id = '{worker}' and r.question = 'describe'")
     assert "red" in answers, answers

@@ -3,6 +3,11 @@ driven by Selenium, as Dallinger's own bots (`dallinger.bots.BotBase`) drive one
 
 TLS is verified against a root given here: Chromium reads no CA file, so the root goes
 into an NSS database (`certutil`, Debian's libnss3-tools) in a HOME of the browser's own.
+
+Chromium aborts its requests in flight with ERR_NETWORK_CHANGED whenever an address on
+the machine changes; on this test bed the other test worker's containers and compose
+networks add and remove bridges all the time. `participate` runs a participant's visit
+again, in a new browser, when (and only when) that is what stopped it.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from selenium import webdriver
 
@@ -20,6 +27,9 @@ from tests.testbed.targets import TestbedError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
+
+T = TypeVar("T")
 
 
 def _trusting(home: Path, root_pem: bytes) -> None:
@@ -66,6 +76,7 @@ def chromium(root_pem: bytes, workdir: Path) -> Iterator[webdriver.Chrome]:
         f"--user-data-dir={workdir / 'browser-profile'}",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # Chromium inherits chromedriver's environment: its HOME has the NSS database.
     service = webdriver.ChromeService(
         executable_path=CHROMEDRIVER, env={**os.environ, "HOME": str(home)}
@@ -75,3 +86,31 @@ def chromium(root_pem: bytes, workdir: Path) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def network_changed(driver: webdriver.Chrome, error: Exception) -> bool:
+    """Chromium gave up a page or a request because the machine's addresses changed:
+    `driver.get` raises it, a click shows it as an error page, a script's request logs it."""
+    if NETWORK_CHANGED in str(error) or NETWORK_CHANGED in driver.page_source:
+        return True
+    return any(NETWORK_CHANGED in entry.get("message", "") for entry in driver.get_log("browser"))
+
+
+def participate(
+    root_pem: bytes,
+    workdir: Path,
+    visit: Callable[[webdriver.Chrome, int], T],
+    tries: int = 3,
+) -> T:
+    """`visit(driver, attempt)` in a fresh browser, again (attempt 2, 3) only when the
+    host's network change stopped it; each attempt should be a new participant."""
+    for attempt in range(1, tries + 1):
+        with chromium(root_pem, workdir / f"attempt{attempt}") as driver:
+            try:
+                return visit(driver, attempt)
+            except Exception as error:
+                if attempt < tries and network_changed(driver, error):
+                    print(f"attempt {attempt}: {NETWORK_CHANGED}, a new one", file=sys.stderr)
+                    continue
+                raise
+    raise AssertionError("participate needs tries >= 1")
