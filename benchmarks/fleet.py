@@ -1,14 +1,19 @@
-"""Several servers in one command: the wall time of a read-only view of 4 servers as a
-ratio of the same view of 1 server, measured in the same run (goal: at most 1.5x).
+"""Several servers in one command: the wall time of a command on 4 servers as a ratio
+of the same command on 1 server, measured in the same run (goal: at most 1.5x).
 
     .venv/bin/python -m benchmarks.fleet [--repeat N]
 
-Four fresh test bed targets (systemd + sshd, SSH on 127.0.0.71-74, no web ports), saved
-in a throwaway HOME's hosts store as `dallinger docker-ssh` saves them. Each view runs
-with `--server` of the first target, then with `--all`; `--repeat` times each (3 by
-default) and prints medians. The targets are bare (no Docker, no apps): `servers check`,
-`apps` and `capacity` answer there, and what is measured is the fan-out itself: one
-ansible-playbook over four SSH connections against one over one.
+Five fresh test bed targets (systemd + sshd, SSH on 127.0.0.71-75, no web ports), saved
+in a throwaway HOME's hosts store as `dallinger docker-ssh` saves them: the first is
+the one server, the other four the fleet. In this order:
+
+1. read-only views of the bare targets (no Docker, no apps), each with `--server` of
+   the one, then with `--server` of each of the four; `--repeat` times each (3 by
+   default), medians. What is measured is the fan-out itself;
+2. `provision` of the one fresh server, then of the four fresh servers in one run
+   (Debian's Docker packages, the stack's images sent from here), once each;
+3. `apps` and `capacity` again, now that each server runs the stack and one app (a
+   compose project made by hand in deploy's layout).
 """
 
 from __future__ import annotations
@@ -23,12 +28,27 @@ import time
 from pathlib import Path
 
 from benchmarks.deploy import researcher
-from tests.testbed import targets
+from tests.testbed import service_images, targets
 
-ADDRESSES = [f"127.0.0.{n}" for n in range(71, 75)]
+ONE = "127.0.0.71"
+FOUR = [f"127.0.0.{n}" for n in range(72, 76)]
 CLI = str(Path(sys.executable).parent / "dlgr-ansible")
 VIEWS = (("servers", "check"), ("apps",), ("capacity",))
 GOAL = 1.5
+APP = """\
+name: fleetapp
+services:
+  web:
+    image: {image}
+    environment:
+      POSTGRES_PASSWORD: bench
+    networks:
+      dallinger:
+        aliases: [fleetapp_web]
+networks:
+  dallinger:
+    external: true
+"""
 
 
 def timed(env: dict, *args: str) -> float:
@@ -45,42 +65,66 @@ def timed(env: dict, *args: str) -> float:
     return elapsed
 
 
+def each(addresses: list[str]) -> list[str]:
+    return [option for address in addresses for option in ("--server", address)]
+
+
+def one_and_four(env: dict, command: tuple[str, ...], repeat: int) -> tuple[float, float]:
+    one = [timed(env, *command, *each([ONE])) for _ in range(repeat)]
+    four = [timed(env, *command, *each(FOUR)) for _ in range(repeat)]
+    return statistics.median(one), statistics.median(four)
+
+
+def run_an_app(target: targets.Target) -> None:
+    """A compose project in deploy's layout, as the integration tests make one."""
+    compose = APP.format(image=service_images.POSTGRES_IMAGE)
+    for command in (
+        "mkdir -p dallinger/fleetapp && cat > dallinger/fleetapp/docker-compose.yml",
+        "docker compose -f dallinger/fleetapp/docker-compose.yml up -d --wait",
+    ):
+        targets.exec_in(
+            target, "runuser", "-l", "dallinger", "-c", command, input=compose, check=True
+        )
+
+
+def measure(env: dict, home: Path, repeat: int) -> list[tuple[str, float, float]]:
+    hosts = home / ".dallinger" / "docker-ssh" / "hosts"
+    hosts.mkdir(parents=True)
+    started = []
+    try:
+        for address in (ONE, *FOUR):
+            name = f"dlgr-bench-fleet-{address.rsplit('.', 1)[1]}"
+            key = (home / "id_ed25519.pub").read_text()
+            started.append(targets.start_target(name, address, key, publish_web=False))
+            (hosts / address).write_text(json.dumps({"host": address, "user": "dallinger"}))
+        # Host keys trusted and the first login's costs paid before anything is timed.
+        timed(env, "servers", "check", "--all")
+        rows = [(f"{' '.join(view)}, bare", *one_and_four(env, view, repeat)) for view in VIEWS]
+        rows.append(("provision, fresh servers", *one_and_four(env, ("provision",), 1)))
+        for target in started:
+            run_an_app(target)
+        for view in (("apps",), ("capacity",)):
+            rows.append((f"{' '.join(view)}, an app each", *one_and_four(env, view, repeat)))
+        return rows
+    finally:
+        for target in started:
+            targets.stop_target(target)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each view (median)")
     repeat = parser.parse_args(argv).repeat
     targets.ensure_docker()
     targets.build_images()
+    service_images.build_service_images()
     with tempfile.TemporaryDirectory() as home:
-        env = researcher(Path(home))
-        key = Path(home) / "id_ed25519"
-        hosts = Path(home) / ".dallinger" / "docker-ssh" / "hosts"
-        hosts.mkdir(parents=True)
-        started = []
-        try:
-            for address in ADDRESSES:
-                name = f"dlgr-bench-fleet-{address.rsplit('.', 1)[1]}"
-                started.append(
-                    targets.start_target(
-                        name, address, key.with_suffix(".pub").read_text(), publish_web=False
-                    )
-                )
-                (hosts / address).write_text(json.dumps({"host": address, "user": "dallinger"}))
-            # Host keys trusted and the first login's costs paid before anything is timed.
-            timed(env, "servers", "check", "--all")
-            rows = []
-            for view in VIEWS:
-                one = [timed(env, *view, "--server", ADDRESSES[0]) for _ in range(repeat)]
-                four = [timed(env, *view, "--all") for _ in range(repeat)]
-                rows.append((" ".join(view), statistics.median(one), statistics.median(four)))
-        finally:
-            for target in started:
-                targets.stop_target(target)
-    print(f"A view of 1 server and of {len(ADDRESSES)} in one run, median of {repeat}:")
-    print(f"| view | 1 server | {len(ADDRESSES)} servers | ratio | goal |")
+        rows = measure(researcher(Path(home)), Path(home), repeat)
+    print(f"A command on 1 server and on {len(FOUR)} in one run (views: median of {repeat}):")
+    print(f"| command | 1 server | {len(FOUR)} servers | ratio | goal |")
     print("|---|---|---|---|---|")
-    for view, one, four in rows:
-        print(f"| {view} | {one:.1f} s | {four:.1f} s | {four / one:.2f} | <= {GOAL} |")
+    for command, one, four in rows:
+        print(f"| {command} | {one:.1f} s | {four:.1f} s | {four / one:.2f} | <= {GOAL} |")
 
 
 if __name__ == "__main__":

@@ -62,8 +62,17 @@ def server_variables(
     """Variables of provision.yml (also run by every deploy), and the Dozzle login offered."""
     variables = docker_variables(config, docker_source)
     variables |= stack_variables(config, dns_host, tls, local_images)
-    dozzle_enabled = config.get("docker_dozzle_image") != ""  # unset means the default image
-    dozzle = DozzleLogin.offered(host) if dozzle_enabled else None
+    dozzle = dozzle_offer(config, host)
     if dozzle:
-        variables["dallinger_server_dozzle_password_hash"] = dozzle.password_hash
+        variables |= dozzle_variables(dozzle)
     return variables, dozzle
+
+
+def dozzle_offer(config: Config, host: str) -> DozzleLogin | None:
+    """The Dozzle login offered to `host` (made and kept here when new); None without Dozzle."""
+    dozzle_enabled = config.get("docker_dozzle_image") != ""  # unset means the default image
+    return DozzleLogin.offered(host) if dozzle_enabled else None
+
+
+def dozzle_variables(login: DozzleLogin | None) -> dict:
+    return {"dallinger_server_dozzle_password_hash": login.password_hash} if login else {}

@@ -102,14 +102,22 @@ class ServerChecked(FleetReport):
 
 
 @dataclass
-class Provisioned(Report):
-    dozzle: dict | None = None  # the Dozzle login, when the server took the one offered
+class Provisioned(FleetReport):
+    # The Dozzle login of each server (saved name) that took the one offered.
+    dozzle_by_server: dict[str, dict] = field(default_factory=dict)
     COMMANDS = ("provision",)
     STATS = PROVISION_STATS
-    KEYS = ("dozzle",)
+    KEYS = ("dozzle", "dozzle_by_server", *FleetReport.KEYS)
+
+    @property
+    def dozzle(self) -> dict | None:
+        """The login a one-server run's server took."""
+        return next(iter(self.dozzle_by_server.values()), None)
 
     def results(self) -> dict:
-        return {"dozzle": self.dozzle} if self.dozzle else {}
+        if len(self.servers) > 1:
+            return {"dozzle_by_server": self.dozzle_by_server} | super().results()
+        return ({"dozzle": self.dozzle} if self.dozzle else {}) | super().results()
 
 
 @dataclass

@@ -4,8 +4,10 @@ ansible-runner by default dumps extravars to env/extravars, or with
 suppress_env_files puts them on the command line, which it records in
 artifacts/<ident>/command together with the whole environment. Instead, every
 variable goes into one 0600 file in a fresh 0700 private data dir, handed to
-Ansible as `-e @file`; that file is deleted after the run, the recorded
-environment is scrubbed, and the whole dir is removed unless the caller keeps it.
+Ansible as `-e @file` (variables that differ per server go into 0600 files of the
+inventory's host_vars directory, where Ansible looks for them); these files are deleted
+after the run, the recorded environment is scrubbed, and the whole dir is removed unless
+the caller keeps it.
 A run killed outright (SIGKILL, a closed laptop's lost session) cannot clean up: its dir,
 with the variables file and the saved images, is removed by the next run
 (dlgr_ansible.abandoned).
@@ -45,6 +47,8 @@ class PlaybookRun:
     key_file: Path
     limit: str | None = None
     variables: dict = field(default_factory=dict)
+    # Per saved server: its own values, when one run works on several servers.
+    host_variables: dict[str, dict] = field(default_factory=dict)
     verbosity: int = 0
     keep_artifacts: bool = False
     known_hosts: Path | None = None
@@ -98,6 +102,11 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
         inventory = private_dir / "inventory" / "hosts.yml"
         inventory.parent.mkdir(mode=0o700)
         inventory.write_text(render_inventory(run.servers, run.key_file, known_hosts))
+        host_vars = inventory.parent / "host_vars"
+        if run.host_variables:
+            host_vars.mkdir(mode=0o700)
+        for name, values in run.host_variables.items():
+            _write_private_json(host_vars / f"{inventory_name(name)}.json", values)
         variables = dict(run.variables)
         variables["docker_images_progress_file"] = str(state.progress_file)
         saved_dir = private_dir / "saved"
@@ -135,6 +144,7 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
         )
     finally:
         vars_file.unlink(missing_ok=True)
+        shutil.rmtree(private_dir / "inventory" / "host_vars", ignore_errors=True)
         if run.keep_artifacts:
             _scrub_recorded_environment(private_dir)
             # What was kept is for reading: the saved images (hundreds of MB) are not.

@@ -122,9 +122,11 @@ class Session:
         config: Config,
         variables: dict | None = None,
         presave: tuple[str, ...] = (),
+        host_variables: dict[str, dict] | None = None,
     ) -> PlaybookRun:
-        """A run of `playbook` against one saved (or about to be saved) server, or several;
-        the SSH key is checked here, before anything connects."""
+        """A run of `playbook` against one saved (or about to be saved) server, or several
+        (`host_variables`: each one's own values, by saved name); the SSH key is checked
+        here, before anything connects."""
         servers = server if isinstance(server, list) else [server]
         return PlaybookRun(
             playbook=playbook,
@@ -132,6 +134,7 @@ class Session:
             key_file=sshkeys.configured_key(config),
             limit=",".join(inventory_name(each.host) for each in servers),
             variables=variables or {},
+            host_variables=host_variables or {},
             verbosity=self.verbosity,
             keep_artifacts=self.keep_artifacts,
             presave=presave,
@@ -146,11 +149,12 @@ class Session:
         title: str,
         command: str | None = None,
         presave: tuple[str, ...] = (),
+        host_variables: dict[str, dict] | None = None,
     ) -> Ran:
         """`command`: for a run that changes the server, the `dlgr-ansible` command it is
         (no option values: they may be secrets), for the lock's holder and the history.
         `presave`: images this machine sends, saved while the playbook starts."""
         if command is not None:
             variables = (variables or {}) | history.run_variables(command)
-        run = self.playbook_run(playbook, server, config, variables, presave)
+        run = self.playbook_run(playbook, server, config, variables, presave, host_variables)
         return Ran(run, self.execute(run, title))

@@ -146,7 +146,7 @@ def inventory(app: App, output, server):
 
 
 @click.command()
-@server_option
+@fleet_options
 @click.option(
     "--dns-host",
     callback=not_empty,
@@ -161,22 +161,29 @@ def inventory(app: App, output, server):
 @config_option
 @playbook_options
 @pass_app
-def provision(app: App, server, dns_host, tls, docker_source, config_pairs):
+def provision(app: App, servers, every, dns_host, tls, docker_source, config_pairs):
     """Install Docker and compose, and bring the shared Caddy + PostgreSQL + Dozzle stack up to date.
 
-    Safe to run again: a second run changes nothing. A server set up by
-    `dallinger docker-ssh` is adopted with its apps and data.
+    Several servers (--server repeated, or --all) are provisioned in one run, in
+    parallel, each with its saved settings. Safe to run again: a second run changes
+    nothing. A server set up by `dallinger docker-ssh` is adopted with its apps and data.
     """
-    report = commands.provision_server(
-        app.session(), server, dns_host, tls, docker_source, config_pairs
+    report = commands.provision_servers(
+        app.session(), servers, every, dns_host, tls, docker_source, config_pairs
     )
-    if app.finish(report) and report.dozzle:
-        app.say(dozzle_message(report.dozzle))
+    several = len(report.servers) > 1
+    # Said even when another server failed: a new password is shown this once.
+    notes = [
+        dozzle_message(login, server if several else None)
+        for server, login in report.dozzle_by_server.items()
+    ]
+    app.finish(report, notes=notes)
 
 
-def dozzle_message(login: dict) -> str:
+def dozzle_message(login: dict, server: str | None = None) -> str:
+    where = f"{server}: " if server else ""
     return (
-        f"Dozzle log viewer: user {login['user']}, password {login['password']} "
+        f"{where}Dozzle log viewer: user {login['user']}, password {login['password']} "
         f"(also saved in {login['saved_in']}, readable only by you)."
     )
 

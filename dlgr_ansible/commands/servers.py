@@ -3,10 +3,12 @@
 from dataclasses import replace
 
 from dlgr_ansible import dozzle, provision, server_settings, sshkeys
+from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.hosts import Server
-from dlgr_ansible.inventory import render_inventory
+from dlgr_ansible.inventory import inventory_name, render_inventory
 from dlgr_ansible.reports import Provisioned, ServerAdded, ServerChecked
 from dlgr_ansible.session import Session
+from dlgr_ansible.validate import ValidationError
 
 
 def add(
@@ -73,23 +75,52 @@ def inventory(session: Session, name: str | None) -> str:
     return render_inventory(servers, sshkeys.configured_key(session.config()))
 
 
-def provision_server(
-    session: Session, name: str | None, dns_host, tls, docker_source, config_pairs
+def provision_servers(
+    session: Session,
+    names: tuple[str, ...] | str | None,
+    every: bool,
+    dns_host: str | None,
+    tls: str | None,
+    docker_source: str | None,
+    config_pairs,
 ) -> Provisioned:
-    """Docker and the shared stack; a Dozzle password is offered to a server without one."""
-    target = session.server(name)
-    config = session.config(config_pairs, target)
-    variables, login = provision.server_variables(
-        config, target.host, dns_host, tls, docker_source, session.local_images
-    )
-    # Asked for by name, a provision is done in full; a deploy checks the stack first.
-    variables["dallinger_server_reprovision"] = True
+    """Docker and the shared stack on one server, or on several in one run, each with its
+    own saved settings; a Dozzle password is offered to a server without one."""
+    targets = session.servers(names, every)
+    if dns_host and len(targets) > 1:
+        raise ValidationError(
+            "--dns-host is one server's domain: give it with one --server, or save each "
+            "server's with `dlgr-ansible servers set --server NAME --dns-host DOMAIN`."
+        )
+    configs = {target.host: session.config(config_pairs, target) for target in targets}
+    own = {}
+    for host, config in configs.items():  # every server's settings checked before any offer
+        try:
+            own[host] = provision.docker_variables(config, docker_source) | (
+                provision.stack_variables(config, dns_host, tls, session.local_images)
+            )
+        except DlgrError as error:
+            raise (error if len(targets) == 1 else DlgrError(f"{host}: {error}")) from None
+    logins = {host: provision.dozzle_offer(config, host) for host, config in configs.items()}
+    for host, login in logins.items():
+        own[host] |= provision.dozzle_variables(login)
+    names_shown = ", ".join(configs)
     ran = session.run(
         "provision.yml",
-        target,
-        config,
-        variables,
-        f"Provisioning {target.host}",
+        targets,
+        session.config(config_pairs),
+        # Asked for by name, a provision is done in full; a deploy checks the stack first.
+        {"dallinger_server_reprovision": True},
+        f"Provisioning {names_shown}",
         command="provision",
+        host_variables=own,
     )
-    return Provisioned(ran, dozzle=dozzle.offer_outcome(ran.results, ran.run.limit, ran.ok, login))
+    outcomes = ran.outcomes()
+    taken = {}
+    for outcome in outcomes:
+        login = dozzle.offer_outcome(
+            ran.results, inventory_name(outcome.server), outcome.ok, logins[outcome.server]
+        )
+        if login:
+            taken[outcome.server] = login
+    return Provisioned(ran, servers=outcomes, dozzle_by_server=taken)

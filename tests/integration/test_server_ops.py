@@ -1,6 +1,6 @@
 """apps, stats, logs, db-connections and set-dozzle-password against one provisioned target;
-the read-only views of several servers at once (that one, a bare one and one that cannot
-be reached).
+the views and the provision of several servers at once (that one, a bare one and one that
+cannot be reached).
 
 The app is made by hand, as the SSH user, in the layout deploy writes (design §4): a
 compose project `demo1` under ~/dallinger/demo1 whose `web` service runs the PostgreSQL
@@ -327,6 +327,18 @@ def test_views_of_several_servers_report_each_one_and_finish_the_others(person, 
         assert busy["memory_total"] > 0
         assert busy["cpus"] > 0
         assert busy["disk_free"] > 0
+
+        # Provision of two servers in one run, each with its own saved settings: the
+        # provisioned one's domain saved with it, so nothing changes there; the one that
+        # cannot be reached is reported, and the other finishes.
+        saved = person.run("servers", "set", "--server", server.address, "--dns-host", "stack.test")
+        assert saved.returncode == 0, saved.stderr
+        result, report = person.run_json("provision", "--server", server.address, "--server", gone)
+        assert result.returncode == 1, result.stderr
+        assert report["servers"][server.address]["ok"] is True
+        assert report["hosts"][server.address]["changed"] == 0
+        assert report["servers"][gone]["state"] == "unreachable"
+        assert report["dozzle_by_server"] == {}  # the provisioned one keeps its password
 
         # A rule that leaves room for one app: demo1 fills the provisioned server, the
         # bare one has room. The refusal comes before the lock, and nothing is made.

@@ -381,7 +381,7 @@ def test_a_server_saved_as_localhost_keeps_the_dozzle_login_it_took(home):
     """The playbook says under its inventory name that the server took the login."""
     answers = {"provision.yml": {"dlgr_dozzle_password_set": {"server-localhost": True}}}
     session = make_session(home, FakePlaybooks(answers), saved=("localhost",))
-    report = servers.provision_server(session, None, "example.org", "internal", None, ())
+    report = servers.provision_servers(session, None, False, "example.org", "internal", None, ())
     offered = report.to_json()["dozzle"]
     assert offered["user"] == dozzle.USER
     assert dozzle.read_saved("localhost") == offered["password"]

@@ -1,6 +1,7 @@
-"""Read-only views of several servers in one run, with a fake playbook runner: which
-servers a command is about, one outcome per server, the tables' server column."""
+"""Several servers in one run, with a fake playbook runner: which servers a command is
+about, one outcome per server, the tables' server column, each server's own settings."""
 
+import dataclasses
 import io
 import json
 
@@ -8,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from dlgr_ansible import dozzle
 from dlgr_ansible.cli import cli, tables
 from dlgr_ansible.commands import ops, servers
+from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.events import RunState
 from dlgr_ansible.fleet import ServerOutcome
 from dlgr_ansible.hosts import HostsProblem
@@ -197,4 +200,79 @@ def test_the_cli_refuses_all_with_server_without_a_traceback(home):
     result = CliRunner().invoke(cli, ["apps", "--all", "--server", LAB1], obj=fake_app())
     assert result.exit_code != 0
     assert "--all or --server" in result.output
+    assert "Traceback" not in result.output
+
+
+def saved_with(session, host: str, **settings) -> None:
+    store = session.store()
+    store.add(dataclasses.replace(store.resolve(host), settings=settings))
+
+
+def test_provision_of_several_servers_gives_each_its_own_settings_in_one_run(home):
+    answers = {"provision.yml": {dozzle.OFFER_TAKEN_KEY: {LAB1: True, LAB2: False}}}
+    playbooks = FakeFleetPlaybooks(answers)
+    session = make_session(home, playbooks, saved=(LAB1, LAB2))
+    saved_with(session, LAB1, tls="internal", dns_host="lab1.example.org")
+    saved_with(session, LAB2, tls="acme", acme_email="ops@example.org")
+    report = servers.provision_servers(session, (LAB1, LAB2), False, None, None, None, ())
+    ((run, title),) = playbooks.runs
+    assert run.limit == f"{LAB1},{LAB2}"
+    assert title == f"Provisioning {LAB1}, {LAB2}"
+    own = run.host_variables
+    assert own[LAB1]["dallinger_server_tls"] == "internal"
+    assert own[LAB1]["dallinger_server_dns_host"] == "lab1.example.org"
+    assert own[LAB2]["dallinger_server_tls"] == "acme"
+    assert own[LAB2]["dallinger_server_acme_email"] == "ops@example.org"
+    # Each server is offered a password of its own, and only its hash goes to the server.
+    assert (
+        own[LAB1]["dallinger_server_dozzle_password_hash"]
+        != (own[LAB2]["dallinger_server_dozzle_password_hash"])
+    )
+    assert "dallinger_server_tls" not in run.variables
+    assert run.variables["dallinger_server_reprovision"] is True
+    document = report.to_json()
+    assert list(document["dozzle_by_server"]) == [LAB1]  # LAB2 keeps a password of its own
+    assert document["dozzle_by_server"][LAB1]["password"] == dozzle.read_saved(LAB1)
+    assert dozzle.read_saved(LAB2) is None
+    assert document["servers"][LAB2]["ok"] is True
+
+
+def test_provision_reports_an_unreachable_server_and_keeps_the_others_login(home):
+    answers = {"provision.yml": {dozzle.OFFER_TAKEN_KEY: {LAB1: True}}}
+    playbooks = FakeFleetPlaybooks(answers, unreachable={LAB2})
+    session = make_session(home, playbooks, saved=(LAB1, LAB2), config={"tls": "internal"})
+    report = servers.provision_servers(session, (), True, None, None, None, ())
+    assert not report.ok
+    document = report.to_json()
+    assert document["servers"][LAB2]["state"] == "unreachable"
+    assert document["dozzle_by_server"][LAB1]["password"] == dozzle.read_saved(LAB1)
+    # The password offered to the server not reached stays here for its next provision.
+    assert dozzle.read_saved(LAB2)
+
+
+def test_provision_of_several_refuses_one_dns_host_and_names_a_server_with_bad_settings(home):
+    playbooks = FakeFleetPlaybooks()
+    session = make_session(home, playbooks, saved=(LAB1, LAB2), config={"tls": "internal"})
+    with pytest.raises(ValidationError, match="one --server"):
+        servers.provision_servers(session, (), True, "example.org", None, None, ())
+    saved_with(session, LAB2, tls="acme")
+    session = make_session(
+        home, playbooks, saved=(), config={"tls": "internal", "contact_email_on_error": ""}
+    )
+    with pytest.raises(DlgrError, match=f"^{LAB2}: Certificates from Let's Encrypt"):
+        servers.provision_servers(session, (LAB1, LAB2), False, None, None, None, ())
+    assert playbooks.runs == []
+    assert dozzle.read_saved(LAB1) is None  # nothing offered before every server was checked
+
+
+def test_the_cli_shows_each_servers_new_dozzle_login_even_when_another_failed(home):
+    answers = {"provision.yml": {dozzle.OFFER_TAKEN_KEY: {LAB1: True}}}
+    playbooks = FakeFleetPlaybooks(answers, unreachable={LAB2})
+    session = make_session(home, playbooks, saved=(LAB1, LAB2), config={"tls": "internal"})
+    app = fake_app()
+    app.session = lambda: session
+    result = CliRunner().invoke(cli, ["provision", "--all"], obj=app)
+    assert result.exit_code == 1
+    assert f"{LAB1}: Dozzle log viewer: user dallinger, password " in result.output
+    assert dozzle.read_saved(LAB1) in result.output
     assert "Traceback" not in result.output
