@@ -14,12 +14,18 @@ the one server, the other four the fleet. In this order:
    (Debian's Docker packages, the stack's images sent from here), once each;
 3. `apps` and `capacity` again, now that each server runs the stack and one app (a
    compose project made by hand in deploy's layout).
+
+The targets share this machine's cores with Ansible, so it also prints the CPU time the
+whole machine spent on each command (/proc/stat): four servers' work cannot take less
+wall time than their CPU time spread over all cores, whatever the fan-out does, and the
+`floor` column is that bound as a ratio to the one server's time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -51,28 +57,42 @@ networks:
 """
 
 
-def timed(env: dict, *args: str) -> float:
-    started = time.monotonic()
+def busy_seconds() -> float:
+    """CPU time the machine has spent so far, all cores, idle and I/O wait left out."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(env: dict, *args: str) -> tuple[float, float]:
+    """The command's wall time and the machine's CPU time during it."""
+    started, cpu = time.monotonic(), busy_seconds()
     result = subprocess.run(
         [CLI, *args, "--json"], env=env, cwd=env["HOME"], capture_output=True, text=True
     )
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, busy_seconds() - cpu
     if result.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     servers = json.loads(result.stdout)["servers"]
     if not all(each["ok"] for each in servers.values()):
         sys.exit(f"{' '.join(args)}: a server failed: {servers}")
-    return elapsed
+    return elapsed, cpu
 
 
 def each(addresses: list[str]) -> list[str]:
     return [option for address in addresses for option in ("--server", address)]
 
 
-def one_and_four(env: dict, command: tuple[str, ...], repeat: int) -> tuple[float, float]:
-    one = [timed(env, *command, *each([ONE])) for _ in range(repeat)]
-    four = [timed(env, *command, *each(FOUR)) for _ in range(repeat)]
-    return statistics.median(one), statistics.median(four)
+def median_run(env: dict, command: tuple[str, ...], addresses: list[str], repeat: int):
+    """Median wall time and median CPU time of `repeat` runs."""
+    runs = [timed(env, *command, *each(addresses)) for _ in range(repeat)]
+    return tuple(statistics.median(column) for column in zip(*runs, strict=True))
+
+
+def one_and_four(env: dict, command: tuple[str, ...], repeat: int) -> tuple:
+    """(wall, cpu) of the one server, then of the four."""
+    return median_run(env, command, [ONE], repeat), median_run(env, command, FOUR, repeat)
 
 
 def run_an_app(target: targets.Target) -> None:
@@ -120,11 +140,20 @@ def main(argv: list[str] | None = None) -> None:
     service_images.build_service_images()
     with tempfile.TemporaryDirectory() as home:
         rows = measure(researcher(Path(home)), Path(home), repeat)
-    print(f"A command on 1 server and on {len(FOUR)} in one run (views: median of {repeat}):")
-    print(f"| command | 1 server | {len(FOUR)} servers | ratio | goal |")
-    print("|---|---|---|---|---|")
-    for command, one, four in rows:
-        print(f"| {command} | {one:.1f} s | {four:.1f} s | {four / one:.2f} | <= {GOAL} |")
+    cores = os.cpu_count() or 1
+    print(f"A command on 1 server and on {len(FOUR)} in one run (views: median of {repeat});")
+    print(f"CPU: the machine's CPU time during it, all {cores} cores; floor: the ratio that")
+    print(f"the {len(FOUR)} servers' CPU time allows on {cores} cores.")
+    print(
+        f"| command | 1 server | {len(FOUR)} servers | ratio | CPU 1 / {len(FOUR)} | floor | goal |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for command, (one, cpu_one), (four, cpu_four) in rows:
+        floor = cpu_four / cores / one
+        print(
+            f"| {command} | {one:.1f} s | {four:.1f} s | {four / one:.2f} | "
+            f"{cpu_one:.1f} s / {cpu_four:.1f} s | {floor:.2f} | <= {GOAL} |"
+        )
 
 
 if __name__ == "__main__":
