@@ -105,7 +105,7 @@ def test_readable_progress_without_a_terminal(researcher, target):
     researcher.run("servers", "add", "--host", target.address, "--user", "dallinger")
     result = researcher.run("servers", "check")
     assert result.returncode == 0, result.stderr
-    for line in ("Checking", "Become root without a password", "done in", target.address):
+    for line in ("Checking", "Log in over SSH and read the user", "done in", target.address):
         assert line in result.stderr
     assert result.stdout == ""
 
@@ -187,5 +187,5 @@ def test_live_progress_on_a_terminal(researcher, target):
     raw = b"".join(chunks).decode(errors="replace")
     assert "\x1b[1A" in raw  # redrawn in place (cursor up), i.e. live
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
-    for text in ("Checking", "Become root without a password", "changed", "done in"):
+    for text in ("Checking", "Log in over SSH and read the user", "changed", "done in"):
         assert text in screen, screen
