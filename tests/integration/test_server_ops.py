@@ -327,6 +327,14 @@ def test_views_of_several_servers_report_each_one_and_finish_the_others(person, 
         assert busy["memory_total"] > 0
         assert busy["cpus"] > 0
         assert busy["disk_free"] > 0
+        # A user not in the docker group (yet): the apps that run are counted all the same.
+        targets.exec_in(server, "gpasswd", "-d", "dallinger", "docker", check=True)
+        try:
+            result, report = person.run_json("capacity", "--server", server.address)
+        finally:
+            targets.exec_in(server, "usermod", "-aG", "docker", "dallinger", check=True)
+        assert result.returncode == 0, result.stderr
+        assert report["capacity"][server.address]["apps_running"] == ["demo1"]
 
         # Provision of two servers in one run, each with its own saved settings: the
         # provisioned one's domain saved with it, so nothing changes there; the one that
