@@ -116,6 +116,13 @@ def test_apps_lists_demo1_running_then_inactive(person, server):
         (demo1,) = report["apps"]
         assert demo1["state"] == "inactive"
         assert demo1["image"] == service_images.POSTGRES_IMAGE  # the stopped container's
+        # No container left: the image is read from the compose file (by compose itself,
+        # the targets' Python has no PyYAML).
+        as_user(server, f"{DEMO} down", check=True)
+        result, report = person.run_json("apps")
+        assert result.returncode == 0, result.stderr
+        assert report["apps"][0]["state"] == "inactive"
+        assert report["apps"][0]["image"] == service_images.POSTGRES_IMAGE
     finally:
         as_user(server, f"{DEMO} up -d --wait", check=True)
 
@@ -336,15 +343,16 @@ def test_views_of_several_servers_report_each_one_and_finish_the_others(person, 
         assert result.returncode == 0, result.stderr
         assert report["capacity"][server.address]["apps_running"] == ["demo1"]
 
-        # Provision of two servers in one run, each with its own saved settings: the
-        # provisioned one's domain saved with it, so nothing changes there; the one that
-        # cannot be reached is reported, and the other finishes.
+        # Provision of two servers in one run, each with its own saved settings (the
+        # provisioned one's domain saved with it); the one that cannot be reached is
+        # reported, and the other finishes.
         saved = person.run("servers", "set", "--server", server.address, "--dns-host", "stack.test")
         assert saved.returncode == 0, saved.stderr
         result, report = person.run_json("provision", "--server", server.address, "--server", gone)
         assert result.returncode == 1, result.stderr
         assert report["servers"][server.address]["ok"] is True
-        assert report["hosts"][server.address]["changed"] == 0
+        # Its saved domain reached it: the Caddyfile still serves stack.test.
+        assert "stack.test" in as_user(server, "cat dallinger/Caddyfile").stdout
         assert report["servers"][gone]["state"] == "unreachable"
         assert report["dozzle_by_server"] == {}  # the provisioned one keeps its password
 
