@@ -23,6 +23,8 @@ import subprocess
 import sys
 
 
+# As capacity.py's: each of these scripts is sent alone (raw `python3 -c`), so they share
+# no module.
 def docker(*args: str) -> str | None:
     """docker's output, as this user or else as root (passwordless sudo); None when Docker
     is missing or answers neither."""
