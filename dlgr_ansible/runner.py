@@ -176,6 +176,9 @@ def _environment(private_dir: Path, control_dir: Path) -> dict[str, str]:
         # Servers in parallel (dlgr_ansible.fleet): Ansible's default of 5 would queue a
         # lab's sixth server behind the first five.
         "ANSIBLE_FORKS": str(FORKS),
+        # The plugin that reads inventory/host_vars (PlaybookRun.host_variables), whatever
+        # the user's own ansible.cfg enables.
+        "ANSIBLE_VARS_ENABLED": "host_group_vars",
     }
 
 

@@ -11,7 +11,7 @@ ROOT/COMPOSE_FILE left out), `compose_images` (the image of the web service, rea
 the compose file, of each app no web container is left of: the containers say it for
 the others) and `containers` ("project\\tservice\\tstate\\timage" of every container of a
 compose project). Compose files made by Dallinger hold the apps' secrets: nothing but
-the image is read out of them.
+the image is read out of them. Exits 1 when there are apps and Docker does not answer.
 """
 
 from __future__ import annotations
@@ -66,23 +66,30 @@ def address_line(path: str) -> str | None:
     return None
 
 
-def web_image(compose_file: str) -> str | None:
-    """The web service's image: by PyYAML when the server has it (anchors and merge
-    keys as compose reads them), else by compose itself."""
+def compose_document(compose_file: str):
+    """The compose file as compose reads it (anchors and merge keys resolved): by PyYAML
+    when the server has it, else by compose itself; None when neither can."""
     try:
         import yaml  # not on every server
-
-        with open(compose_file, encoding="utf-8") as text:
-            services = yaml.safe_load(text).get("services") or {}
-    except ImportError:
+    except Exception:  # any broken PyYAML too: compose reads it instead
         printed = docker("compose", "-f", compose_file, "config", "--format", "json")
         try:
-            services = json.loads(printed or "").get("services") or {}
+            return json.loads(printed or "")
         except ValueError:
             return None
-    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+    try:
+        with open(compose_file, encoding="utf-8") as text:
+            return yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError):
         return None
-    image = (services.get("web") or {}).get("image") if isinstance(services, dict) else None
+
+
+def web_image(compose_file: str) -> str | None:
+    """The image of the file's web service, if it names one."""
+    document = compose_document(compose_file)
+    services = document.get("services") if isinstance(document, dict) else None
+    web = services.get("web") if isinstance(services, dict) else None
+    image = web.get("image") if isinstance(web, dict) else None
     return str(image) if image else None
 
 
@@ -106,7 +113,9 @@ if site_files or compose_files:  # none: no apps, and maybe no Docker yet (a new
         '{{.Label "com.docker.compose.project"}}\t{{.Label "com.docker.compose.service"}}'
         "\t{{.State}}\t{{.Image}}",
     )
-    containers = (listed or "").splitlines()
+    if listed is None:  # the apps are there, their containers cannot be told
+        sys.exit("docker ps answered neither this user nor root (sudo -n): is Docker running?")
+    containers = listed.splitlines()
 with_web = {line.split("\t")[0] for line in containers if line.split("\t")[1:2] == ["web"]}
 compose_images = {}
 for path in compose_files:

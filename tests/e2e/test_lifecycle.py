@@ -661,11 +661,11 @@ def test_a_participant_clicks_through_the_experiment_in_a_real_browser(lab, serv
 
     def visit(driver, attempt: int) -> str:
         worker = f"BROWSER{attempt}"
-        driver.get(
-            f"https://{APP}.localhost/ad?recruiter=hotair&assignmentId=AB{attempt}"
-            f"&hitId=HB1&workerId={worker}&mode=debug"
-        )
         try:
+            driver.get(
+                f"https://{APP}.localhost/ad?recruiter=hotair&assignmentId=AB{attempt}"
+                f"&hitId=HB1&workerId={worker}&mode=debug"
+            )
             wait = WebDriverWait(driver, 60)
             wait.until(clickable((By.ID, "begin-button"))).click()
             wait.until(lambda d: len(d.window_handles) == 2)  # the experiment's own window

@@ -222,11 +222,11 @@ def test_a_participant_answers_the_picture_page_in_a_real_browser(bed, tmp_path)
 
     def visit(driver, attempt: int) -> str:
         worker = f"PSYBROWSER{attempt}"
-        driver.get(
-            f"https://{APP}.{DOMAIN}/ad?recruiter=generic&assignmentId=PA{attempt}"
-            f"&hitId=PH1&workerId={worker}&mode=live"
-        )
         try:
+            driver.get(
+                f"https://{APP}.{DOMAIN}/ad?recruiter=generic&assignmentId=PA{attempt}"
+                f"&hitId=PH1&workerId={worker}&mode=live"
+            )
             wait = WebDriverWait(driver, 60)
             wait.until(clickable((By.ID, "begin-button"))).click()
             # The generic recruiter goes on in the same window (others open a popup).

@@ -1,4 +1,5 @@
-"""Variables reach the server but never the private data dir, env/ or the artifacts."""
+"""Variables (extra vars, and a host's own in host_vars) reach the server but never the
+private data dir, env/ or the artifacts."""
 
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ from tests.testbed import targets
 pytestmark = pytest.mark.integration
 
 SECRET = "pr0be-S3cret-'\"$(id)`;\nline2"
+HOST_SECRET = "h0st-S3cret-'\"$(id)`"
 TEST_PLAYBOOKS = Path(__file__).parent.parent / "playbooks"
 
 
@@ -24,6 +26,7 @@ def _run(target, ssh_key, tmp_path, keep):
             key_file=ssh_key,
             limit=server.host,
             variables={"probe_secret": SECRET},
+            host_variables={server.host: {"probe_host_secret": HOST_SECRET}},
             keep_artifacts=keep,
             known_hosts=tmp_path / "known_hosts",
             playbook_dir=TEST_PLAYBOOKS,
@@ -45,13 +48,16 @@ def test_secret_arrives_but_no_artifact_holds_it(target, ssh_key, tmp_path, monk
     assert outcome.ok, outcome.explanations
     delivered = targets.exec_in(target, "cat", "/home/dallinger/probe-secret")
     assert delivered.stdout == SECRET
+    delivered = targets.exec_in(target, "cat", "/home/dallinger/probe-host-secret")
+    assert delivered.stdout == HOST_SECRET
 
     private_dir = outcome.artifacts_dir
     assert private_dir.stat().st_mode & 0o777 == 0o700
     assert list(private_dir.glob("env/*")) == []
     assert (private_dir / "artifacts").is_dir()
     assert list(private_dir.glob("artifacts/*/job_events/*.json"))  # events were kept
-    for part in ("pr0be-S3cret", "line2"):
+    assert not (private_dir / "inventory" / "host_vars").exists()
+    for part in ("pr0be-S3cret", "line2", "h0st-S3cret"):
         assert _files_containing(private_dir, part) == []
 
 

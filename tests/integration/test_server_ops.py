@@ -116,8 +116,9 @@ def test_apps_lists_demo1_running_then_inactive(person, server):
         (demo1,) = report["apps"]
         assert demo1["state"] == "inactive"
         assert demo1["image"] == service_images.POSTGRES_IMAGE  # the stopped container's
-        # No container left: the image is read from the compose file (by compose itself,
-        # the targets' Python has no PyYAML).
+        # No container left: the image is read from the compose file, by compose itself
+        # (the target's Python has no PyYAML).
+        assert as_user(server, "python3 -c 'import yaml'").returncode != 0
         as_user(server, f"{DEMO} down", check=True)
         result, report = person.run_json("apps")
         assert result.returncode == 0, result.stderr

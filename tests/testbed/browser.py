@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 
 from tests.testbed.targets import TestbedError
 
@@ -91,9 +92,13 @@ def chromium(root_pem: bytes, workdir: Path) -> Iterator[webdriver.Chrome]:
 def network_changed(driver: webdriver.Chrome, error: Exception) -> bool:
     """Chromium gave up a page or a request because the machine's addresses changed:
     `driver.get` raises it, a click shows it as an error page, a script's request logs it."""
-    if NETWORK_CHANGED in str(error) or NETWORK_CHANGED in driver.page_source:
+    if NETWORK_CHANGED in str(error):
         return True
-    return any(NETWORK_CHANGED in entry.get("message", "") for entry in driver.get_log("browser"))
+    try:
+        logged = [entry.get("message", "") for entry in driver.get_log("browser")]
+        return NETWORK_CHANGED in driver.page_source or any(NETWORK_CHANGED in m for m in logged)
+    except WebDriverException:  # the browser is gone: the error stands as it is
+        return False
 
 
 def participate(
