@@ -84,7 +84,10 @@ class FakeServer:
         if command.startswith("find "):
             listing = "".join(f"{line}\n" for line in self.listing)
             marks = "--dlgr-images--"
-            return {"rc": 0, "stdout": f"{self.driver}\n{marks}\n{self.named}\n{marks}\n{listing}"}
+            # `named` is the first wanted image's line; the others have none.
+            wanted = [self.named] + [""] * (command.count(f"echo {marks}") - 2)
+            named = "".join(f"{each}\n{marks}\n" for each in wanted)
+            return {"rc": 0, "stdout": f"{self.driver}\n{marks}\n{named}{listing}"}
         if command.startswith("umask 077"):
             assert not sudoable  # the upload goes in as the SSH user
             return {"rc": 0, "stdout": "/var/tmp/dlgr-image-AbC12345\n"}
@@ -336,6 +339,43 @@ def test_a_build_the_server_holds_under_another_name_is_only_named(
     assert server.uploads == {}
 
 
+def test_several_images_are_looked_up_at_once_and_again_only_after_a_change(
+    saved, controller_tmp, tmp_path, monkeypatch
+):
+    """The second name is the same build: once the first is loaded, it is only named."""
+    path, diff_ids = saved
+    engine = FakeEngine(path)
+    engine_get = engine.get
+    engine.get = lambda name: engine_get(NAME if name == "lab/same:2" else name)
+    server = FakeServer(tmp_path)
+    fake_execute = server.execute
+
+    def execute(command, sudoable=True, in_data=None):
+        if command.startswith("loaded="):
+            server.listing = [line("sha256:local", diff_ids)]
+        return fake_execute(command, sudoable, in_data)
+
+    server.execute = execute
+    result = run_plugin(server, engine, monkeypatch, name=None, names=[NAME, "lab/same:2"])
+    assert result["changed"] is True
+    assert list(result["images"]) == [NAME, "lab/same:2"]
+    assert result["images"][NAME]["sent_bytes"] > 0
+    assert (
+        result["images"]["lab/same:2"]["msg"] == "lab/same:2: the server had this build; named it"
+    )
+    looks = [command for command in server.commands if command.startswith("find ")]
+    assert len(looks) == 2
+    assert "lab/same:2" in looks[1]
+    assert NAME not in looks[1]
+    assert server.commands[-1] == "docker tag sha256:local lab/same:2"
+    # The first already there: no second look before the second.
+    server.commands.clear()
+    server.named = line("sha256:local", diff_ids)
+    again = run_plugin(server, engine, monkeypatch, name=None, names=[NAME, "lab/same:2"])
+    assert again["images"][NAME]["changed"] is False
+    assert [command.split()[0] for command in server.commands] == ["find", "docker"]
+
+
 def test_a_containerd_store_gets_the_whole_image(saved, controller_tmp, tmp_path, monkeypatch):
     path, diff_ids = saved
     server = FakeServer(tmp_path, driver=CONTAINERD, listing=[line("sha256:x", diff_ids[:2])])
@@ -413,7 +453,9 @@ def test_an_unreadable_answer_points_at_docker_on_the_server(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"name": ""}, "name: the image to send is required"),
+        ({"name": ""}, "name, names: an image is a non-empty string"),
+        ({"name": None}, r"name \(one image\) or names \(a list of them\) is required"),
+        ({"name": None, "names": []}, "names: a list of one or more images is required"),
         ({"upload_parent": ["/var/tmp"]}, "upload_parent: a directory on the server is required"),
         ({"name": "lab/other:1"}, "The image lab/other:1 is not in the controller's Docker"),
         ({"colour": "red"}, "Invalid options for docker_images_send: colour"),

@@ -23,6 +23,10 @@ def server_answer(driver: str, named: str, *listing: str) -> str:
     return f"{driver}\n{mark}\n{named}\n{mark}\n" + "".join(f"{line}\n" for line in listing)
 
 
+def parse_one(answer: str) -> server.ServerImages:
+    return server.parse_server(answer, ["lab/exp:1"])["lab/exp:1"]
+
+
 def test_the_servers_answer_gives_its_images_and_every_chain():
     a, b, c = A, B, C
     mark = server.MARK
@@ -32,7 +36,7 @@ def test_the_servers_answer_gives_its_images_and_every_chain():
     )
     named = f"sha256:one 2026-11-21T10:00:00Z {json.dumps([a, b])} {SETTINGS}"
     answer = f'[["Storage Driver","overlay2"]]\n{mark}\n{named}\n{mark}\n{listing}'
-    held = server.parse_server(answer)
+    held = parse_one(answer)
     assert [image.id for image in held.images] == ["sha256:one", "sha256:two"]
     assert held.chains == {*chain_ids([a, b]), *chain_ids([a, c])}
     assert held.current.id == "sha256:one"
@@ -43,7 +47,7 @@ def test_the_servers_answer_gives_its_images_and_every_chain():
 def test_a_containerd_image_store_and_an_unnamed_image_are_recognised():
     mark = server.MARK
     answer = f'[["driver-type","io.containerd.snapshotter.v1"]]\n{mark}\n{mark}\n'
-    held = server.parse_server(answer)
+    held = parse_one(answer)
     assert held.containerd_store
     assert held.current is None
     assert held.images == []
@@ -67,9 +71,7 @@ def test_a_build_is_recognised_under_another_stores_id_only_there():
     assert not local.same_build(loaded, loosely=False)
     assert not local.same_build(other_cmd, loosely=True)  # same time and layers, new CMD
     mark = server.MARK
-    held = server.parse_server(
-        f"[]\n{mark}\n{mark}\nsha256:manifest {when} {json.dumps([a])} {SETTINGS}\n"
-    )
+    held = parse_one(f"[]\n{mark}\n{mark}\nsha256:manifest {when} {json.dumps([a])} {SETTINGS}\n")
     assert held.holds(local, loosely=True) == loaded
     assert held.holds(local, loosely=False) is None
 
@@ -96,11 +98,30 @@ def test_the_docker_apis_inspect_gives_the_same_build_as_the_servers_line():
 
 def test_an_answer_without_the_marks_is_refused():
     with pytest.raises(ValueError, match="unexpected answer"):
-        server.parse_server("sh: docker: not found\n")
+        server.parse_server("sh: docker: not found\n", ["lab/exp:1"])
+
+
+def test_one_query_looks_for_several_images_and_shares_the_listing():
+    names = ["lab/exp:1", "redis:8", "edoburu/pgbouncer:1"]
+    query = server.server_query(names, "/var/tmp")
+    assert query.count(server.MARK) == len(names) + 1
+    assert all(f" {name} 2>/dev/null; echo {server.MARK}" in query for name in names)
+    mark = server.MARK
+    answer = f"[]\n{mark}\n{build('sha256:exp', [A])}\n{mark}\n{mark}\n{build('sha256:pgb', [B])}\n{mark}\n"
+    answer += f"{build('sha256:exp', [A])}\n{build('sha256:pgb', [B])}\n"
+    held = server.parse_server(answer, names)
+    assert [held[name].current.id if held[name].current else None for name in names] == [
+        "sha256:exp",
+        None,
+        "sha256:pgb",
+    ]
+    assert held["redis:8"].chains == {*chain_ids([A]), *chain_ids([B])}
+    with pytest.raises(ValueError, match="unexpected answer"):
+        server.parse_server(answer, names[:2])
 
 
 def test_the_query_quotes_the_name_and_the_upload_directory():
-    query = server.server_query("lab/exp:1; rm -rf /", "/var/tmp/it's")
+    query = server.server_query(["lab/exp:1; rm -rf /"], "/var/tmp/it's")
     assert "'lab/exp:1; rm -rf /'" in query
     assert "'/var/tmp/it'\"'\"'s'" in query
 
@@ -132,12 +153,12 @@ CONTAINERD = '[["driver-type","io.containerd.snapshotter.v1"]]'
 
 
 def test_nothing_to_do_when_the_name_is_this_build():
-    held = server.parse_server(server_answer(OVERLAY, build("sha256:local", [A, B])))
+    held = parse_one(server_answer(OVERLAY, build("sha256:local", [A, B])))
     assert server.next_step(LOCAL, held, local_containerd=False).kind == "nothing"
 
 
 def test_a_build_held_under_another_name_is_only_named():
-    held = server.parse_server(
+    held = parse_one(
         server_answer(OVERLAY, build("sha256:old", [A]), build("sha256:local", [A, B]))
     )
     step = server.next_step(LOCAL, held, local_containerd=False)
@@ -145,20 +166,16 @@ def test_a_build_held_under_another_name_is_only_named():
 
 
 def test_a_missing_build_is_sent_without_the_layers_the_server_has():
-    held = server.parse_server(server_answer(OVERLAY, "", build("sha256:base", [A])))
+    held = parse_one(server_answer(OVERLAY, "", build("sha256:base", [A])))
     step = server.next_step(LOCAL, held, local_containerd=False)
     assert (step.kind, step.present, step.whole) == ("send", frozenset([A]), False)
 
 
 def test_a_containerd_store_gets_the_whole_image_and_matches_loosely():
-    held = server.parse_server(server_answer(CONTAINERD, "", build("sha256:base", [A])))
+    held = parse_one(server_answer(CONTAINERD, "", build("sha256:base", [A])))
     step = server.next_step(LOCAL, held, local_containerd=False)
     assert (step.kind, step.present, step.whole) == ("send", frozenset(), True)
     # Another ID for the same build: only a containerd store on either side allows it.
     same = server_answer(OVERLAY, build("sha256:digest", [A, B]))
-    assert server.next_step(LOCAL, server.parse_server(same), local_containerd=True).kind == (
-        "nothing"
-    )
-    assert server.next_step(LOCAL, server.parse_server(same), local_containerd=False).kind == (
-        "send"
-    )
+    assert server.next_step(LOCAL, parse_one(same), local_containerd=True).kind == ("nothing")
+    assert server.next_step(LOCAL, parse_one(same), local_containerd=False).kind == ("send")

@@ -49,42 +49,78 @@ UPLOAD_CHUNK = 16 * 1024 * 1024
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
-    _VALID_ARGS = frozenset(("name", "upload_parent", "saved_dir", "progress_file"))
+    _VALID_ARGS = frozenset(("name", "names", "upload_parent", "saved_dir", "progress_file"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         started = time.monotonic()
-        name = self._task.args.get("name")
+        args = self._task.args
+        names = self._names(args.get("name"), args.get("names"))
         # On the server; uploads go into a private mktemp directory below it.
-        parent = self._task.args.get("upload_parent") or "/var/tmp"  # noqa: S108
+        parent = args.get("upload_parent") or "/var/tmp"  # noqa: S108
         if not isinstance(parent, str):
             raise AnsibleActionFail("upload_parent: a directory on the server is required")
         parent = posixpath.normpath(parent)
-        if not isinstance(name, str) or not name:
-            raise AnsibleActionFail("name: the image to send is required")
-        saved_dir = self._task.args.get("saved_dir") or None
+        saved_dir = args.get("saved_dir") or None
         if saved_dir is not None and not isinstance(saved_dir, str):
             raise AnsibleActionFail("saved_dir: a directory on the controller, or empty")
-        progress_file = self._task.args.get("progress_file") or None
+        progress_file = args.get("progress_file") or None
         if progress_file is not None and not isinstance(progress_file, str):
             raise AnsibleActionFail("progress_file: a file on the controller, or empty")
-        self._progress = ProgressFile(progress_file, name)
+        saved = Path(saved_dir) if saved_dir else None
+        # Every image on the controller first: a missing one fails before the server is
+        # touched.
+        images = {name: self._local_image(name) for name in names}
+        # One look at the server for all of them; another only after a change, which may
+        # have brought layers (or the build) a later image needs.
+        held = self._inspect_server(names, parent)
+        sent: dict[str, dict] = {}
+        for index, name in enumerate(names):
+            if index and sent[names[index - 1]]["changed"]:
+                held = self._inspect_server(names[index:], parent)
+            sent[name] = self._deliver(images[name], name, held[name], parent, saved, progress_file)
+        if args.get("name") is not None:
+            result.update(sent[names[0]])
+        else:
+            result.update(
+                images=sent,
+                changed=any(image["changed"] for image in sent.values()),
+                msg="; ".join(image["msg"] for image in sent.values()),
+            )
+        result["seconds"] = round(time.monotonic() - started, 3)
+        return result
+
+    @staticmethod
+    def _names(name, names) -> list[str]:
+        if (name is None) == (names is None):
+            raise AnsibleActionFail("name (one image) or names (a list of them) is required")
+        names = [name] if name is not None else names
+        if not isinstance(names, list) or not names:
+            raise AnsibleActionFail("names: a list of one or more images is required")
+        if not all(isinstance(each, str) and each for each in names):
+            raise AnsibleActionFail("name, names: an image is a non-empty string")
+        return list(dict.fromkeys(names))
+
+    @staticmethod
+    def _local_image(name: str) -> local.LocalImage:
         try:
-            image = local.local_image(name)
+            return local.local_image(name)
         except local.LocalImageError as error:
             # Ansible appends each cause's message: Docker's own, once.
             raise AnsibleActionFail(str(error)) from error.__cause__
-        step = server.next_step(
-            image.image, self._inspect_server(name, parent), image.containerd_store
-        )
-        result.update(image=name, image_id=image.image.id, sent_bytes=0, layers=[], whole=False)
+
+    def _deliver(self, image, name: str, held, parent: str, saved, progress_file) -> dict:
+        """One image: nothing, a name, or the layers the server lacks."""
+        started = time.monotonic()
+        self._progress = ProgressFile(progress_file, name)
+        step = server.next_step(image.image, held, image.containerd_store)
+        result = dict(image=name, image_id=image.image.id, sent_bytes=0, layers=[], whole=False)
         if step.kind == "nothing":
             result.update(changed=False, msg=f"{name} is already there")
         elif step.kind == "name":
             self._shell(server.tag_command(step.held_id, name), "Naming the image")
             result.update(changed=True, msg=f"{name}: the server had this build; named it")
         else:
-            saved = Path(saved_dir) if saved_dir else None
             result.update(self._send(image, name, parent, step.present, saved))
             result.update(changed=True, whole=step.whole)
         result["seconds"] = round(time.monotonic() - started, 3)
@@ -117,10 +153,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"{doing} {failed}: {detail or 'no message'}")
         return answer.get("stdout") or ""
 
-    def _inspect_server(self, name: str, parent: str) -> server.ServerImages:
-        output = self._shell(server.server_query(name, parent), "Listing the images")
+    def _inspect_server(self, names: list[str], parent: str) -> dict[str, server.ServerImages]:
+        output = self._shell(server.server_query(names, parent), "Listing the images")
         try:
-            return server.parse_server(output)
+            return server.parse_server(output, names)
         except ValueError as error:
             raise AnsibleActionFail(
                 "Listing the images on the server gave an answer that could not be read; "

@@ -25,9 +25,17 @@ description:
     have the role's C(action_plugins/) and C(library/) on the plugin paths.
 options:
   name:
-    description: The image (C(name:tag)) in the controller's Docker engine, and its name on the server.
+    description:
+      - The image (C(name:tag)) in the controller's Docker engine, and its name on the server.
+      - Give O(name) or O(names).
     type: str
-    required: true
+  names:
+    description:
+      - Several images, sent one after the other after one look at the server (a change
+        makes it look again). The result has each one's under RV(images).
+      - Give O(name) or O(names).
+    type: list
+    elements: str
   upload_parent:
     description:
       - Directory on the server where the upload waits to be loaded, in a private
@@ -68,9 +76,20 @@ EXAMPLES = r"""
     name: ghcr.io/example/my-experiment:1.0
     upload_parent: /var/tmp
   register: sent
+
+- name: Send an app's images in one go
+  docker_images_send:
+    names: [ghcr.io/example/my-experiment:1.0, redis:8]
+  register: sent_all  # sent_all.images["redis:8"].msg, ...
 """
 
 RETURN = r"""
+images:
+  description:
+    - With O(names), each image's result by its name, with the keys below (RV(image),
+      RV(msg), ...). Without, those keys are the result's own.
+  returned: with O(names)
+  type: dict
 image:
   description: The image's name, as given.
   returned: success

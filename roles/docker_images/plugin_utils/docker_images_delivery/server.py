@@ -18,18 +18,21 @@ MARK = "--dlgr-images--"
 UPLOAD_PREFIX = "dlgr-image-"
 
 
-def server_query(name: str, upload_parent: str) -> str:
-    """One command: clear old uploads, then the image store kind, the wanted image and
+def server_query(names: list[str], upload_parent: str) -> str:
+    """One command: clear old uploads, then the image store kind, each wanted image and
     every image the server holds."""
     parent = shlex.quote(upload_parent)
+    wanted = [
+        f"docker image inspect --format {IMAGE_FORMAT} {shlex.quote(name)} 2>/dev/null; echo {MARK}"
+        for name in names
+    ]
     return "; ".join(
         [
             f"find {parent} -maxdepth 1 -name '{UPLOAD_PREFIX}*' -user \"${{SUDO_UID:-$(id -u)}}\" -mmin +60"
             " -exec rm -rf {} + 2>/dev/null",
             "docker info --format '{{json .DriverStatus}}' || exit 3",
             f"echo {MARK}",
-            f"docker image inspect --format {IMAGE_FORMAT} {shlex.quote(name)} 2>/dev/null",
-            f"echo {MARK}",
+            *wanted,
             # An image removed meanwhile is no reason to fail.
             "docker image ls --all --quiet --no-trunc | sort -u"
             f" | xargs -r docker image inspect --format {IMAGE_FORMAT} 2>/dev/null || true",
@@ -49,21 +52,25 @@ class ServerImages:
         return next((held for held in self.images if held.same_build(image, loosely)), None)
 
 
-def parse_server(output: str) -> ServerImages:
-    """The answer to server_query; ValueError when it is not one."""
+def parse_server(output: str, names: list[str]) -> dict[str, ServerImages]:
+    """The answer to server_query(names), by wanted name; ValueError when it is not one."""
     parts = output.split(MARK)
-    if len(parts) != 3:
+    if len(parts) != len(names) + 2:
         raise ValueError("unexpected answer")
-    images = [image for line in parts[2].splitlines() if (image := parse_image(line))]
+    images = [image for line in parts[-1].splitlines() if (image := parse_image(line))]
     chains: set[str] = set()
     for image in images:
         chains.update(chain_ids(list(image.diff_ids)))
-    return ServerImages(
-        containerd_store="io.containerd.snapshotter" in parts[0],
-        current=parse_image(parts[1]),
-        images=images,
-        chains=chains,
-    )
+    containerd_store = "io.containerd.snapshotter" in parts[0]
+    return {
+        name: ServerImages(
+            containerd_store=containerd_store,
+            current=parse_image(part),
+            images=images,
+            chains=chains,
+        )
+        for name, part in zip(names, parts[1:-1], strict=True)
+    }
 
 
 @dataclass(frozen=True)
