@@ -260,6 +260,13 @@ def test_set_dozzle_password_changes_it_once(person, server):
     assert _users_hash(server) == hashed
     assert _dozzle_started(server) == restarted
 
+    # The stack was stamped again with the new users file: a provision (as each deploy
+    # runs it first) finds it as it left it and changes nothing.
+    provisioned, report = person.run_json("provision", "--dns-host", "stack.test")
+    assert provisioned.returncode == 0, provisioned.stderr
+    assert report["hosts"][server.address]["changed"] == 0
+    assert _dozzle_started(server) == restarted
+
 
 def test_set_dozzle_password_needs_a_terminal_or_the_option(person, server):
     result = subprocess.run(
