@@ -392,7 +392,7 @@ def test_a_connection_dropped_during_the_load_says_so_and_cleans_up(
     server.drop_on = "loaded="
     with pytest.raises(AnsibleActionFail, match="the SSH connection dropped") as failure:
         run_plugin(server, FakeEngine(path), monkeypatch)
-    assert "No image was named; run the command again" in str(failure.value)
+    assert "The image under way was not named; run the command again" in str(failure.value)
     assert server.commands[-1] == "rm -rf /var/tmp/dlgr-image-AbC12345"
     assert list(controller_tmp.iterdir()) == []
 

@@ -68,17 +68,27 @@ class ActionModule(ActionBase):
         if progress_file is not None and not isinstance(progress_file, str):
             raise AnsibleActionFail("progress_file: a file on the controller, or empty")
         saved = Path(saved_dir) if saved_dir else None
+        # An image's `seconds` count its own reading here and the look at the server made
+        # for it, so that they add up to the task's time.
+        spent = dict.fromkeys(names, 0.0)
         # Every image on the controller first: a missing one fails before the server is
         # touched.
-        images = {name: self._local_image(name) for name in names}
+        images = {}
+        for name in names:
+            began = time.monotonic()
+            images[name] = self._local_image(name)
+            spent[name] += time.monotonic() - began
         # One look at the server for all of them; another only after a change, which may
         # have brought layers (or the build) a later image needs.
-        held = self._inspect_server(names, parent)
+        held: dict[str, server.ServerImages] = {}
         sent: dict[str, dict] = {}
         for index, name in enumerate(names):
-            if index and sent[names[index - 1]]["changed"]:
+            if not held or sent[names[index - 1]]["changed"]:
+                began = time.monotonic()
                 held = self._inspect_server(names[index:], parent)
+                spent[name] += time.monotonic() - began
             sent[name] = self._deliver(images[name], name, held[name], parent, saved, progress_file)
+            sent[name]["seconds"] = round(sent[name]["seconds"] + spent[name], 3)
         if args.get("name") is not None:
             result.update(sent[names[0]])
         else:
@@ -118,7 +128,7 @@ class ActionModule(ActionBase):
         if step.kind == "nothing":
             result.update(changed=False, msg=f"{name} is already there")
         elif step.kind == "name":
-            self._shell(server.tag_command(step.held_id, name), "Naming the image")
+            self._shell(server.tag_command(step.held_id, name), f"Naming {name}")
             result.update(changed=True, msg=f"{name}: the server had this build; named it")
         else:
             result.update(self._send(image, name, parent, step.present, saved))
@@ -139,8 +149,8 @@ class ActionModule(ActionBase):
             answer = self._low_level_execute_command(command, sudoable=sudoable, in_data=in_data)
         except AnsibleConnectionFailure as error:
             raise AnsibleActionFail(
-                f"{doing} on the server failed: the SSH connection dropped ({error}). No "
-                "image was named; run the command again."
+                f"{doing} on the server failed: the SSH connection dropped ({error}). The "
+                "image under way was not named; run the command again."
             ) from error
         if answer["rc"] != 0:
             # Without a terminal, ssh's own notice comes first; the command's message counts.
@@ -233,7 +243,9 @@ class ActionModule(ActionBase):
             )
             self._still_wanted(parent_pid)
             remote_dir = self._shell(
-                server.upload_dir_command(parent), "Making an upload directory", sudoable=False
+                server.upload_dir_command(parent),
+                f"Making an upload directory for {name}",
+                sudoable=False,
             ).strip()
             upload = f"{remote_dir}/image.tar.gz"
             self._upload(packed, upload, name, parent_pid)

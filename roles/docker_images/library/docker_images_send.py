@@ -131,7 +131,9 @@ whole:
   returned: success
   type: bool
 seconds:
-  description: Time the plugin took.
+  description:
+    - Time the plugin took. With O(names), each image's own share (reading it on the
+      controller, the look at the server made before it, and sending or naming it).
   returned: success
   type: float
 """
