@@ -60,7 +60,7 @@ def app(tmp_path_factory):
             serialization.NoEncryption(),
         )
     )
-    posts = []
+    posts, gets = [], []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -72,6 +72,12 @@ def app(tmp_path_factory):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_GET(self):
+            gets.append(self.path)
+            self.send_response(200 if self.path == "/robots.txt" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def log_message(self, *args):
             pass
@@ -88,12 +94,13 @@ def app(tmp_path_factory):
         "ca": _pem(ca),
         "other_ca": _pem(other),
         "posts": posts,
+        "gets": gets,
     }
     server.shutdown()
 
 
 def _launch(
-    tmp_path: Path, url: str, ca: str, retries: int | str = 0, *options: str
+    tmp_path: Path, url: str, ca: str, retries: int | str = 0, *options: str, method="POST"
 ) -> tuple[int, dict, str]:
     playbook = tmp_path / "play.yml"
     playbook.write_text(
@@ -101,7 +108,7 @@ def _launch(
         "  gather_facts: false\n"
         "  tasks:\n"
         "    - dallinger_app_launch: {url: '{{ url }}', ca: '{{ ca }}', retries: '{{ n }}',"
-        " delay: 0, timeout: 5}\n"
+        " delay: 0, timeout: 5, method: '{{ method }}'}\n"
         "      register: launched\n"
         "      ignore_errors: true\n"
         "    - ansible.builtin.copy: {content: '{{ launched | to_json }}', dest: '{{ out }}'}\n"
@@ -115,7 +122,7 @@ def _launch(
         "ANSIBLE_LOCALHOST_WARNING": "0",
         "NO_PROXY": "localhost",
     }
-    extra = {"url": url, "ca": ca, "n": retries, "out": str(out)}
+    extra = {"url": url, "ca": ca, "n": retries, "out": str(out), "method": method}
     done = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), str(playbook), "-e", json.dumps(extra), *options],
         env=env,
@@ -167,3 +174,17 @@ def test_a_dry_run_launches_nothing(tmp_path, app):
     assert rc == 0, output
     assert result.get("skipped") is True
     assert app["posts"] == []
+
+
+def test_a_moved_app_is_only_read_and_nothing_is_posted(tmp_path, app):
+    app["posts"].clear()
+    health = app["url"].replace("/launch", "/robots.txt")
+    rc, result, output = _launch(tmp_path, health, app["ca"], 1, method="GET")
+    assert rc == 0, output
+    assert result["status"] == 200
+    assert result["changed"] is False
+    assert app["gets"] == ["/robots.txt"]
+    assert app["posts"] == []
+    rc, result, output = _launch(tmp_path, app["url"], app["ca"], 0, method="PUT")
+    assert result["failed"] is True
+    assert "method: POST or GET" in result["msg"]

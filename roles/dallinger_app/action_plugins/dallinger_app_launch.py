@@ -1,5 +1,5 @@
 """POST /launch from the controller, as a researcher's browser reaches the app (DNS, Caddy,
-verified TLS), until it answers 200.
+verified TLS), until it answers 200; or, with method GET, any path of it (a moved app).
 
 An action plugin, not ansible.builtin.uri: it runs in the controller's own Python, so it
 starts no module process, and it takes Caddy's root certificate (tls internal) as text,
@@ -24,7 +24,7 @@ from ansible.plugins.action import ActionBase
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = False  # a launch starts recruitment: never in a dry run
-    _VALID_ARGS = frozenset(("url", "ca", "retries", "delay", "timeout"))
+    _VALID_ARGS = frozenset(("url", "ca", "retries", "delay", "timeout", "method"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -33,6 +33,9 @@ class ActionModule(ActionBase):
         if not isinstance(url, str) or not url.startswith("https://"):
             raise AnsibleActionFail("url: the app's https:// address")
         ca = args.get("ca") or None
+        method = args.get("method", "POST")
+        if method not in ("POST", "GET"):
+            raise AnsibleActionFail("method: POST or GET")
         try:
             retries = max(0, int(args.get("retries", 20)))
             delay = max(0, int(args.get("delay", 3)))
@@ -42,25 +45,30 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"Invalid option: {error}") from error
         request = Request(timeout=timeout, context=context, follow_redirects="none")
         for attempt in range(1, retries + 2):
-            status, body, reason = _post(request, url)
+            status, body, reason = _request(request, method, url)
             if status == 200 or attempt > retries:
                 break
             time.sleep(delay)
-        result.update(status=status, attempts=attempt, content=body, changed=status == 200)
+        result.update(
+            status=status,
+            attempts=attempt,
+            content=body,
+            changed=status == 200 and method == "POST",
+        )
         with contextlib.suppress(ValueError):
             result["json"] = json.loads(body)
         if status != 200:
             result["failed"] = True
-            result["msg"] = f"POST {url} answered {reason} after {attempt} attempts."
+            result["msg"] = f"{method} {url} answered {reason} after {attempt} attempts."
         return result
 
 
-def _post(request: Request, url: str) -> tuple[int, str, str]:
+def _request(request: Request, method: str, url: str) -> tuple[int, str, str]:
     """The status, body and, for a message, what went wrong (-1: no answer). Anything
     that goes wrong is an answer to retry, as with ansible.builtin.uri: a web container
     that has just started may reset a connection half way through."""
     try:
-        with request.open("POST", url) as response:
+        with request.open(method, url) as response:
             status = response.status
             return status, response.read().decode("utf-8", "replace"), f"HTTP {status}"
     except urllib.error.HTTPError as error:

@@ -11,6 +11,7 @@ short_description: POST an app's /launch from the controller until it answers 20
 description:
   - Runs on the controller (an action plugin), as a researcher's browser reaches the app:
     through DNS, Caddy and verified TLS.
+  - With O(method=GET), reads any address of the app instead (a moved app is not launched again).
   - Retries O(retries) times, O(delay) seconds apart, while the app does not answer 200.
 options:
   url:
@@ -35,6 +36,13 @@ options:
     description: Seconds each attempt may take.
     type: int
     default: 30
+  method:
+    description:
+      - C(POST) launches the app (it reports a change); C(GET) only reads O(url), to see
+        that a moved app serves.
+    type: str
+    choices: [POST, GET]
+    default: POST
 author: dlgr-ansible
 """
 
