@@ -2,6 +2,7 @@
 login for the images the server pulls."""
 
 import os
+import subprocess
 from collections.abc import Callable
 
 import docker
@@ -43,6 +44,32 @@ def _has(client: docker.DockerClient, name: str) -> bool:
         client.images.get(name)
     except ImageNotFound:
         return False
+    return True
+
+
+def copy_from_server(save_argv: list[str], name: str) -> bool:
+    """`name` from a server's Docker engine into this machine's: its `docker save` run over
+    ssh (`save_argv`), streamed into the local engine as it comes. False when there is no
+    local engine to load it into (the server it goes to pulls it then)."""
+    try:
+        client = docker.from_env()
+    except DockerException:
+        return False
+    try:
+        with subprocess.Popen(save_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as saving:
+            # A generator: the request goes out in chunks, the image never held in memory.
+            chunks = iter(lambda: saving.stdout.read(1 << 20), b"")
+            problems = [line["error"] for line in client.api.load_image(chunks) if "error" in line]
+            failed = saving.stderr.read().decode("utf-8", "replace").strip()
+    except (OSError, DockerException) as exc:
+        raise ImageProblem(f"{name} could not be copied from its server: {exc}") from exc
+    finally:
+        client.close()
+    if saving.returncode != 0 or problems:
+        raise ImageProblem(
+            f"{name} could not be copied from its server: "
+            f"{'; '.join(problems) or failed or f'ssh ended with {saving.returncode}'}"
+        )
     return True
 
 

@@ -180,6 +180,33 @@ class Destroyed(Report):
 
 
 @dataclass
+class Moved(Report):
+    """A move: `ran` is its last run (the one that failed, else the new server's deploy,
+    or the removal from the old one)."""
+
+    name: str = ""
+    source: str = ""
+    target: str = ""
+    backup: Path | None = None  # the move's backup on this machine, once taken
+    rows: int | None = None  # the rows of every table, once both servers' counts match
+    app: dict | None = None  # deploy.app_report of the copy, once it serves
+    removed: bool = False  # from the old server, after the second confirmation
+    started_again: bool = False  # on the old server, after a move that did not finish
+    dozzle: dict | None = None  # the Dozzle login the new server took, shown once
+    COMMANDS = ("move",)
+    STATS = ("dlgr_app", "dlgr_rows")
+    KEYS = ("moved", "from", "to", "backup", "rows", "app", "dozzle", "removed", "started_again")
+
+    def results(self) -> dict:
+        results = {"moved": self.name, "from": self.source, "to": self.target}
+        results |= {"backup": str(self.backup)} if self.backup else {}
+        results |= {"rows": self.rows} if self.rows is not None else {}
+        results |= {"app": self.app} if self.app else {}
+        results |= {"dozzle": self.dozzle} if self.dozzle else {}
+        return results | {"removed": self.removed, "started_again": self.started_again}
+
+
+@dataclass
 class RolledBack(Report):
     name: str = ""
     COMMANDS = ("rollback",)
@@ -305,6 +332,7 @@ PLAYBOOK_REPORTS = (
     Deployed,
     Exported,
     Destroyed,
+    Moved,
     RolledBack,
     Restarted,
     ReleasesListed,

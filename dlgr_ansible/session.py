@@ -17,7 +17,7 @@ from dlgr_ansible import fleet, history, server_settings, sshkeys
 from dlgr_ansible.config import Config, load_config
 from dlgr_ansible.deploy import Resolver, resolve_name
 from dlgr_ansible.hosts import HostsStore, Server
-from dlgr_ansible.images import ImageLookup, locally_available
+from dlgr_ansible.images import ImageLookup, copy_from_server, locally_available
 from dlgr_ansible.inventory import inventory_name
 from dlgr_ansible.runner import PlaybookRun, RunOutcome, run_playbook
 
@@ -87,6 +87,8 @@ class Session:
     read_config: Callable[..., Config] = load_config
     resolve: Resolver = resolve_name
     local_images: ImageLookup = locally_available
+    # An image from a server's engine into this machine's (`docker save` over ssh).
+    copy_image: Callable[[list[str], str], bool] = copy_from_server
     # Lines of someone else's output (Dallinger's build), shown as they come.
     log: Callable[[str], None] = field(default=_ignore)
     # Something the user should change, said once per command.

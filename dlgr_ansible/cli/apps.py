@@ -1,4 +1,4 @@
-"""`deploy`, `sandbox`, `export` and `destroy`: one app on one server."""
+"""`deploy`, `sandbox`, `export`, `move` and `destroy`: one app on one server (or, moved, two)."""
 
 import sys
 from pathlib import Path
@@ -19,6 +19,7 @@ from dlgr_ansible.cli.app import (
 from dlgr_ansible.cli.servers import dozzle_message
 from dlgr_ansible.cli.tables import phases_line, releases_table
 from dlgr_ansible.commands import apps as commands
+from dlgr_ansible.commands import move as commands_move
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import FORMATS
 from dlgr_ansible.images import PASSWORD_ENV, USERNAME_ENV
@@ -207,6 +208,83 @@ def destroy(app: App, app_name, server, yes, no_backup):
 
 @click.command()
 @app_option
+@click.option(
+    "--server",
+    callback=not_empty,
+    help="Saved server the app is on; may be omitted when only one is saved.",
+)
+@click.option("--to", callback=not_empty, help="Saved server to move the app to.")
+@click.option(
+    "--dns-host",
+    callback=not_empty,
+    help="Domain whose subdomains point at the new server, or 'nip.io' (default: as deploy "
+    "works it out for that server).",
+)
+@click.option(
+    "--tls", type=click.Choice(validate.TLS_MODES), help="Certificates on the new server."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Move even to a server the placement rule counts as full (memory_per_app_gb).",
+)
+@click.option(
+    "--remove-source",
+    is_flag=True,
+    help="Once the copy serves with every row, remove the app from the server it left "
+    "(asked again first).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (neither question).")
+@playbook_options
+@pass_app
+def move(app: App, app_name, server, to, dns_host, tls, force, remove_source, yes):
+    """Move an app to another saved server: stop it, back it up here, deploy it there with
+    its data, settings and dashboard password, check every table's rows, then (with
+    --remove-source) remove it from the server it left."""
+
+    def confirm(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise DlgrError(
+                "Moving an app needs confirmation: add --yes to run without a terminal."
+            )
+        return click.confirm(question, err=True)
+
+    report = commands_move.move(
+        app.session(),
+        app_name,
+        server,
+        to,
+        dns_host=dns_host,
+        tls=tls,
+        force=force,
+        remove_source=remove_source,
+        confirm=confirm,
+    )
+    notes = []
+    if report.started_again:
+        notes.append(f"{report.name} runs on {report.source} again, as before the move.")
+    if report.backup:
+        notes.append(f"Backup of the move: {report.backup} (+ .pgdump, -files.tar.gz)")
+    if not app.finish(report, notes=notes):
+        return
+    app.say(
+        f"Moved {report.name} from {report.source} to {report.target}: {report.rows} rows, every table checked."
+    )
+    for line in deploy_summary(report):
+        app.say(line)
+    if report.removed:
+        app.say(f"Removed {report.name} from {report.source}.")
+    else:
+        app.say(
+            f"{report.name} stays stopped on {report.source} with its data; remove it with "
+            f"`dlgr-ansible destroy --app {report.name} --server {report.source}`."
+        )
+
+
+@click.command()
+@app_option
 @server_option
 @playbook_options
 @pass_app
@@ -262,5 +340,6 @@ COMMANDS = [
     restart,
     releases,
     export,
+    move,
     destroy,
 ]
