@@ -30,7 +30,15 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from dlgr_ansible.build import CA_IN_CONTEXT
 from tests.integration.conftest import REPO, Researcher, assert_clean_failure, new_researcher
-from tests.testbed import browser, experiment_image, forward, registry, service_images, targets
+from tests.testbed import (
+    browser,
+    experiment_image,
+    forward,
+    hosts_file,
+    registry,
+    service_images,
+    targets,
+)
 from tests.testbed.participant_load import WORKER_PREFIX, ParticipantLoad
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +51,7 @@ DALLINGER_PYTHON = REPO / ".venv-dallinger" / "bin" / "python"
 # Where `make deps` installs dlgr-ansible[dallinger]: Dallinger builds the image.
 WITH_DALLINGER = DALLINGER_PYTHON.parent
 BUILT_IMAGES = "dlgr-examples/hello"  # docker_image_base_name in examples/hello/config.txt
+MOVED_DOMAIN = "moved.test"  # where `move` serves APP on the second server
 
 
 @pytest.fixture(scope="module")
@@ -746,12 +755,78 @@ def test_a_rebooted_server_serves_every_app_again_with_its_data(lab, server):
     assert all(line.split()[1] == "running" for line in stack.splitlines()), stack
 
 
+@pytest.fixture(scope="module")
+def new_server(ssh_key, images):
+    """A second, fresh server for `move`, its web on a loopback address of its own, where
+    the app's name on it (e2e-one.moved.test) resolves."""
+    address = targets.free_loopback_address()
+    target = targets.start_target("dlgr-e2e-new", address, ssh_key.with_suffix(".pub").read_text())
+    try:
+        with hosts_file.entries([f"{address} {APP}.{MOVED_DOMAIN}"], "dlgr-e2e-move"):
+            yield target
+    finally:
+        targets.stop_target(target)
+
+
+def test_move_carries_the_app_its_data_and_settings_to_another_server(lab, server, new_server):
+    """`move --remove-source`: the app arrives with its participants, data folder, settings
+    (secrets and the tricky value included) and dashboard password, serves there, and is
+    gone from the server it left."""
+    added = lab.run("servers", "add", "--host", new_server.address, "--user", "dallinger")
+    assert added.returncode == 0, added.stderr
+    on_server(server, f"echo kept > ~/dallinger-data/{APP}/moved-file.txt")
+    https(server, f"{APP}.localhost", "/participant/MOVED1/H1/A1/debug", "POST")
+    participants = sql(server, APP, "select count(*) from participant")
+    password = on_server(server, f"grep ^dashboard_password= ~/dallinger/{APP}/.env")
+    bare_password = password.split('"')[1]
+    start = time.monotonic()
+    result, report = lab.run_json(
+        "move", "--app", APP, "--server", server.address, "--to", new_server.address,
+        "--dns-host", MOVED_DOMAIN, "--remove-source", "--yes", timeout=1200,
+    )  # fmt: skip
+    print(f"move to a fresh server: {time.monotonic() - start:.1f} s", file=sys.stderr)
+    assert result.returncode == 0, (report["errors"], result.stderr[-3000:])
+    assert report["moved"] == APP
+    assert report["removed"] is True
+    assert report["app"]["url"] == f"https://{APP}.{MOVED_DOMAIN}/"
+    assert report["rows"] >= int(participants)
+    assert report["app"]["recruitment_msg"] == ""  # not launched again: it was, on the old one
+    assert all(s not in result.stdout + result.stderr for s in (SECRET, bare_password))
+    backup = Path(report["backup"])
+    assert oct(backup.with_suffix(".pgdump").stat().st_mode & 0o777) == "0o600"
+
+    status, body = https(new_server, f"{APP}.{MOVED_DOMAIN}", "/summary")
+    assert status == 200, body
+    assert sql(new_server, APP, "select count(*) from participant") == participants
+    assert (
+        sql(new_server, APP, "select count(*) from participant where worker_id = 'MOVED1'") == "1"
+    )
+    assert on_server(new_server, f"cat ~/dallinger-data/{APP}/moved-file.txt") == "kept\n"
+    assert on_server(new_server, f"grep ^dashboard_password= ~/dallinger/{APP}/.env") == password
+    saved = lab.home / ".dallinger" / "dlgr-ansible" / new_server.address / f"{APP}-dashboard"
+    assert saved.read_text().strip() == bare_password
+    assert container_env(new_server, APP, "tricky_value") == TRICKY
+    assert container_env(new_server, APP, "AWS_SECRET_ACCESS_KEY") == SECRET
+
+    assert on_server(server, f"docker ps -aq --filter label=com.docker.compose.project={APP}") == ""
+    assert on_server(server, f"ls -d ~/dallinger/{APP} 2>/dev/null", check=False) == ""
+    found = "select count(*) from pg_database where datname = current_setting('x.app')"
+    assert sql(server, "postgres", found, APP) == "0"
+
+    again = lab.run(
+        "move", "--app", APP, "--server", new_server.address, "--to", server.address,
+        "--dns-host", "localhost",
+    )  # fmt: skip
+    assert again.returncode != 0
+    assert "--yes" in again.stderr
+
+
 def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
-    refused = lab.run("destroy", "--app", APP)
+    refused = lab.run("destroy", "--app", OTHER, "--server", server.address)
     assert refused.returncode != 0
     assert "--yes" in refused.stderr
-    for app in (APP, OTHER, SEEDED, PRIVATE, BUILT):
-        result, report = lab.run_json("destroy", "--app", app, "--yes")
+    for app in (OTHER, SEEDED, PRIVATE, BUILT):
+        result, report = lab.run_json("destroy", "--app", app, "--server", server.address, "--yes")
         assert result.returncode == 0, report["errors"]
         backup = Path(report["backup"])
         assert backup.is_file()
@@ -784,6 +859,8 @@ def test_destroy_backs_up_then_leaves_nothing_behind(lab, server):
             app,
         )
         assert found == "0"
-    again, report = lab.run_json("destroy", "--app", APP, "--yes", "--no-backup")
+    again, report = lab.run_json(
+        "destroy", "--app", APP, "--server", server.address, "--yes", "--no-backup"
+    )
     assert again.returncode == 0
     assert report["hosts"][server.address]["changed"] == 0
