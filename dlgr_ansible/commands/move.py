@@ -1,5 +1,6 @@
 """`move`: an app, its data and its settings, from the server it runs on to another."""
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -81,46 +82,25 @@ def move(
             return report
         report.backup = backup
         source_rows = report.ran.host_data(ROWS_KEY)
-        app = moving.read_settings(settings, name, source.host)
-    _image_here(session, source, config, app.image)
-    password = app.environment.get("dashboard_password")
-    if password:  # as a deploy keeps it: the next `deploy --update` from here uses it
-        local_secrets.write(target.host, f"{name}-dashboard", password)
-    variables, login = server_variables(
-        config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
-    )
-    variables |= plan.variables | app.variables | _restore_variables(backup)
-    variables["dallinger_app_images_from_controller"] = session.local_images(
-        [variables[each] for each in IMAGE_VARIABLES]
-    )
-    if not force:
-        variables[placement.RULE_VARIABLE] = placement.rule(config)
-    report.ran = session.run(
-        "deploy.yml",
-        target,
-        config,
-        variables,
-        f"Moving {name} to {target.host}",
-        command="move",
-    )
-    report.dozzle = dozzle.offer_outcome(
-        report.ran.results, report.ran.run.limit, report.ran.ok, login
-    )
+        try:
+            app = moving.read_settings(settings, name, source.host)
+        except DlgrError as exc:
+            raise _not_moved(session, source, report, exc) from exc
+    try:
+        _deploy_copy(session, source, target, config, plan, app, force, report)
+        if report.ran.ok:
+            report.rows = moving.check_rows(
+                name, source_rows, report.ran.host_data(ROWS_KEY), (source.host, target.host)
+            )
+    except DlgrError as exc:
+        raise _not_moved(session, source, report, exc) from exc
     if not report.ran.ok:
         return _start_again(session, source, report)
-    try:
-        report.rows = moving.check_rows(
-            name, source_rows, report.ran.host_data(ROWS_KEY), (source.host, target.host)
-        )
-    except DlgrError as exc:
-        _start_again(session, source, report)
-        again = "runs there again" if report.started_again else "stays stopped there"
-        raise DlgrError(
-            f"{exc} Nothing was removed: the app {again}. Remove the copy (`dlgr-ansible "
-            f"destroy --app {name} --server {target.host}`), then move the app again."
-        ) from exc
-    report.app = planning.app_report(plan, report.ran.host_data(APP_KEY) or {})
-    if password:
+    user = app.environment.get("dashboard_user") or plan.dashboard_user
+    report.app = planning.app_report(
+        dataclasses.replace(plan, dashboard_user=user), report.ran.host_data(APP_KEY) or {}
+    )
+    if "dashboard_password" in app.environment:
         report.app["dashboard_password_file"] = str(
             local_secrets.secret_path(target.host, f"{name}-dashboard")
         )
@@ -138,6 +118,48 @@ def move(
         )
         report.removed = report.ran.ok
     return report
+
+
+def _deploy_copy(session, source, target, config, plan, app, force, report):
+    """deploy.yml on `target` from the backup (report.backup) and the app's settings; its
+    run and the Dozzle login `target` took go into `report`."""
+    _image_here(session, source, config, app.image)
+    password = app.environment.get("dashboard_password")
+    if password:  # as a deploy keeps it: the next `deploy --update` from here uses it
+        local_secrets.write(target.host, f"{app.name}-dashboard", password)
+    variables, login = server_variables(
+        config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
+    )
+    variables |= plan.variables | app.variables | _restore_variables(report.backup)
+    variables["dallinger_app_images_from_controller"] = session.local_images(
+        [variables[each] for each in IMAGE_VARIABLES]
+    )
+    if not force:
+        variables[placement.RULE_VARIABLE] = placement.rule(config)
+    report.ran = session.run(
+        "deploy.yml",
+        target,
+        config,
+        variables,
+        f"Moving {app.name} to {target.host}",
+        command="move",
+    )
+    report.dozzle = dozzle.offer_outcome(
+        report.ran.results, report.ran.run.limit, report.ran.ok, login
+    )
+
+
+def _not_moved(session, source: Server, report: Moved, problem: DlgrError) -> DlgrError:
+    """`problem`, after the app on `source` was started again; what to do next."""
+    _start_again(session, source, report)
+    where = "runs there again" if report.started_again else "stays stopped there"
+    copy = (
+        f" Remove the copy (`dlgr-ansible destroy --app {report.name} --server "
+        f"{report.target}`), then move the app again."
+        if report.rows is None and report.ran.run.playbook == "deploy.yml" and report.ran.ok
+        else ""
+    )
+    return DlgrError(f"{problem} Nothing was removed from {source.host}: the app {where}.{copy}")
 
 
 def _plan(name, target: Server, config, dns_host, tls) -> planning.Deployment:

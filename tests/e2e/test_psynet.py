@@ -32,6 +32,7 @@ pytestmark = pytest.mark.e2e
 
 APP, TWIN = "psy-one", "psy-twin"  # the twin runs the first deploy's image
 DOMAIN = "psynet.test"
+MOVED_DOMAIN = "moved-psynet.test"  # the app's on the server `move` takes it to
 PSYNET_BIN = REPO / ".venv-psynet" / "bin"
 EXAMPLE = REPO / "examples" / "psynet"
 BUILT_IMAGES = "dlgr-examples/psynet"  # docker_image_base_name in its config.txt
@@ -357,6 +358,63 @@ def test_psql_opens_the_apps_own_database_as_its_own_role(bed):
     assert superuser.stdout.strip() == "f", superuser.stderr
     missing = bed.lab.run("psql", "--app", "psy-none", "--", "-c", "select 1")
     assert_clean_failure(missing, "no app psy-none")
+
+
+def get_from(server: targets.Target, host: str, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPSConnection(
+        host, 443, context=targets.caddy_tls(server), timeout=30
+    )
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def move(bed: Bed, source: str, target: str, domain: str) -> dict:
+    start = time.monotonic()
+    result, report = bed.lab.run_json(
+        "move", "--app", APP, "--server", source, "--to", target, "--dns-host", domain,
+        "--remove-source", "--yes", timeout=1800,
+    )  # fmt: skip
+    print(f"move {source} -> {target}: {time.monotonic() - start:.1f} s", file=sys.stderr)
+    assert result.returncode == 0, (report["errors"], result.stderr[-3000:])
+    assert report["removed"] is True
+    return report
+
+
+def test_move_carries_the_app_and_every_asset_it_uses_there_and_back(bed, ssh_key):
+    """The cached picture stays on the old server (it is shared), yet the app serves it on
+    the new one; its own assets and the participant's answer go along, and come back."""
+    md5 = hashlib.md5(PICTURE).hexdigest()  # noqa: S324 PsyNet's own naming
+    asset = f"/static/assets/cached/picture/picture/{md5}.png"
+    own = bed.on_server("ls ~/psynet-data/assets/experiments").split()
+    answer = "select answer from response where question = 'describe'"
+    address = targets.free_loopback_address()
+    other = targets.start_target(
+        "dlgr-psynet-new", address, ssh_key.with_suffix(".pub").read_text()
+    )
+    try:
+        with hosts_file.entries([f"{address} {APP}.{MOVED_DOMAIN}"], "dlgr-psynet-move"):
+            added = bed.lab.run("servers", "add", "--host", address, "--user", "dallinger")
+            assert added.returncode == 0, added.stderr
+            move(bed, bed.server.address, address, MOVED_DOMAIN)
+            assert get_from(other, f"{APP}.{MOVED_DOMAIN}", asset) == (200, PICTURE)
+            moved = dataclasses.replace(bed, server=other)
+            assert moved.on_server("ls ~/psynet-data/assets/experiments").split() == own
+            assert "red" in moved.sql(answer)
+            # Gone from the old server with its own assets; the cached picture stays.
+            assert bed.on_server("ls ~/psynet-data/assets/experiments") == ""
+            assert bed.on_server(f"ls ~/psynet-data/assets/cached{asset.split('cached')[1]}")
+
+            move(bed, address, bed.server.address, DOMAIN)
+            assert bed.get(asset) == (200, PICTURE)
+            assert bed.on_server("ls ~/psynet-data/assets/experiments").split() == own
+            assert "red" in bed.sql(answer)
+    finally:
+        bed.lab.run("servers", "remove", "--host", address)
+        targets.stop_target(other)
 
 
 def test_destroy_backs_up_then_removes_the_apps_own_assets_and_keeps_shared_ones(bed):

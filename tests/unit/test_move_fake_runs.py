@@ -293,3 +293,24 @@ def test_an_image_this_machine_lacks_is_copied_from_the_old_server(home):
     assert name == IMAGE
     assert argv[-1] == f"docker save {IMAGE}"
     assert OLD in argv
+
+
+def test_a_problem_found_after_the_stop_starts_the_old_app_again(home):
+    ours_not = compose_settings(pgbouncer={"image": "edoburu/pgbouncer:v1"})
+    playbooks = FakeMove(settings=ours_not)
+    with pytest.raises(
+        DlgrError, match=f"Nothing was removed from {OLD}: the app runs there again"
+    ):
+        move(session_for(home, playbooks))
+    assert playbooks.playbooks() == ["move_out.yml", "start.yml"]
+
+    playbooks = FakeMove()
+    session = session_for(home, playbooks, local_images=fake_local_images())
+
+    def unreachable(argv, name):
+        raise DlgrError(f"{name} could not be copied from its server: ssh ended with 255")
+
+    session.copy_image = unreachable
+    with pytest.raises(DlgrError, match="could not be copied"):
+        move(session)
+    assert playbooks.playbooks() == ["move_out.yml", "start.yml"]
