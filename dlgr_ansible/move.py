@@ -7,7 +7,7 @@ import re
 import tarfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from dlgr_ansible import validate
 from dlgr_ansible.errors import DlgrError
@@ -66,16 +66,31 @@ def parts(backup: Path) -> dict[str, Path]:
     }
 
 
-def archive_to_unpack(path: Path) -> str:
+def archive_to_unpack(path: Path, *prefixes: str) -> str:
     """`path` when it is a tar.gz with something in it; "" when it is absent or empty (an
-    empty data folder: Ansible's unarchive refuses such an archive)."""
+    empty data folder: Ansible's unarchive refuses such an archive). It comes from the old
+    server and is unpacked into a folder other apps share: it may hold only files and
+    folders, each under one of `prefixes` ("<app>/", "experiments/", ...)."""
     if not path.is_file():
         return ""
     try:
         with tarfile.open(path, "r:gz") as archive:
-            return str(path) if archive.next() is not None else ""
-    except (OSError, tarfile.TarError) as exc:
+            members = archive.getmembers()
+    except (OSError, EOFError, tarfile.TarError) as exc:
         raise DlgrError(f"The backup {path} is not readable ({exc}); nothing was moved.") from exc
+    for member in members:
+        name = member.name.removeprefix("./")
+        inside = any(name == p.rstrip("/") or name.startswith(p) for p in prefixes)
+        if (
+            not inside
+            or ".." in PurePosixPath(name).parts
+            or not (member.isfile() or member.isdir())
+        ):
+            raise DlgrError(
+                f"The backup {path} holds {member.name!r}, which is not a file or folder under "
+                f"{' or '.join(prefixes)}; it was not unpacked and nothing was moved."
+            )
+    return str(path) if members else ""
 
 
 def read_settings(path: Path, name: str, server: str) -> MovedApp:
@@ -136,23 +151,30 @@ def _volume(mount) -> tuple[str, str]:
 
 
 def check_rows(name: str, source: dict | None, target: dict | None, where: tuple[str, str]) -> int:
-    """The copy on where[1] has the same tables with as many rows as the app on where[0];
-    the rows in all."""
+    """The copy on where[1] has the same tables with the same rows as the app on where[0]
+    (`{"schema.table": {"rows", "sum"}}` each, from the role's `rows` tasks); the rows in
+    all."""
     if source is None or target is None:
         missing = where[0] if source is None else where[1]
         raise DlgrError(f"The rows of {name} on {missing} were not counted.")
-    differing = {
-        table: (source.get(table), target.get(table))
+    differing = [
+        _difference(table, source.get(table), target.get(table), where[1])
         for table in sorted(set(source) | set(target))
         if source.get(table) != target.get(table)
-    }
+    ]
     if differing:
-        listed = ", ".join(
-            f"{table} {old if old is not None else 'missing'} -> "
-            f"{new if new is not None else 'missing'}"
-            for table, (old, new) in differing.items()
-        )
         raise DlgrError(
-            f"The copy of {name} on {where[1]} differs from the app on {where[0]}: {listed}."
+            f"The copy of {name} on {where[1]} differs from the app on {where[0]}: "
+            f"{', '.join(differing)}."
         )
-    return sum(int(count) for count in source.values())
+    return sum(int(table["rows"]) for table in source.values())
+
+
+def _difference(table: str, old: dict | None, new: dict | None, copy: str) -> str:
+    if old is None:
+        return f"{table} only on {copy}"
+    if new is None:
+        return f"{table} missing on {copy}"
+    if old["rows"] != new["rows"]:
+        return f"{table} {old['rows']} rows -> {new['rows']}"
+    return f"{table} as many rows ({old['rows']}), other contents"

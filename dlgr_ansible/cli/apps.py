@@ -211,7 +211,7 @@ def destroy(app: App, app_name, server, yes, no_backup):
 @click.option(
     "--server",
     callback=not_empty,
-    help="Saved server the app is on; may be omitted when only one is saved.",
+    help="Saved server the app is on.",
 )
 @click.option("--to", callback=not_empty, help="Saved server to move the app to.")
 @click.option(
@@ -262,18 +262,8 @@ def move(app: App, app_name, server, to, dns_host, tls, force, remove_source, ye
         remove_source=remove_source,
         confirm=confirm,
     )
-    notes = []
-    if report.started_again:
-        notes.append(f"{report.name} runs on {report.source} again, as before the move.")
-    if report.backup:
-        notes.append(f"Backup of the move: {report.backup} (+ .pgdump, -files.tar.gz)")
-    if not app.finish(report, notes=notes):
+    if not app.finish(report, notes=move_notes(report)):
         return
-    app.say(
-        f"Moved {report.name} from {report.source} to {report.target}: {report.rows} rows, every table checked."
-    )
-    for line in deploy_summary(report):
-        app.say(line)
     if report.removed:
         app.say(f"Removed {report.name} from {report.source}.")
     else:
@@ -281,6 +271,22 @@ def move(app: App, app_name, server, to, dns_host, tls, force, remove_source, ye
             f"{report.name} stays stopped on {report.source} with its data; remove it with "
             f"`dlgr-ansible destroy --app {report.name} --server {report.source}`."
         )
+
+
+def move_notes(report) -> list[str]:
+    """Said whatever the last run did: a failed removal comes after a move that worked."""
+    notes = []
+    if report.started_again:
+        notes.append(f"{report.name} runs on {report.source} again, as before the move.")
+    if report.backup:
+        notes.append(f"Backup of the move: {report.backup} (+ .pgdump, -files.tar.gz)")
+    if report.app:
+        notes.append(
+            f"Moved {report.name} from {report.source} to {report.target}: {report.rows} rows, "
+            "every table checked."
+        )
+        notes += deploy_summary(report)
+    return notes
 
 
 @click.command()

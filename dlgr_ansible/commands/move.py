@@ -1,5 +1,6 @@
 """`move`: an app, its data and its settings, from the server it runs on to another."""
 
+import contextlib
 import dataclasses
 import tempfile
 from collections.abc import Callable
@@ -82,25 +83,24 @@ def move(
             return report
         report.backup = backup
         source_rows = report.ran.host_data(ROWS_KEY)
-        try:
+        with _started_again_on_failure(session, source, report):
             app = moving.read_settings(settings, name, source.host)
-        except DlgrError as exc:
-            raise _not_moved(session, source, report, exc) from exc
-    try:
-        _deploy_copy(session, source, target, config, plan, app, force, report)
+    with _started_again_on_failure(session, source, report):
+        _deploy_copy(session, source, target, config, plan, app, force, report, source_rows)
         if report.ran.ok:
             report.rows = moving.check_rows(
                 name, source_rows, report.ran.host_data(ROWS_KEY), (source.host, target.host)
             )
-    except DlgrError as exc:
-        raise _not_moved(session, source, report, exc) from exc
     if not report.ran.ok:
         return _start_again(session, source, report)
+    password = app.environment.get("dashboard_password")
+    if password:  # as a deploy keeps it: the next `deploy --update` from here uses it
+        local_secrets.write(target.host, f"{name}-dashboard", password)
     user = app.environment.get("dashboard_user") or plan.dashboard_user
     report.app = planning.app_report(
         dataclasses.replace(plan, dashboard_user=user), report.ran.host_data(APP_KEY) or {}
     )
-    if "dashboard_password" in app.environment:
+    if password:
         report.app["dashboard_password_file"] = str(
             local_secrets.secret_path(target.host, f"{name}-dashboard")
         )
@@ -120,17 +120,16 @@ def move(
     return report
 
 
-def _deploy_copy(session, source, target, config, plan, app, force, report):
-    """deploy.yml on `target` from the backup (report.backup) and the app's settings; its
-    run and the Dozzle login `target` took go into `report`."""
+def _deploy_copy(session, source, target, config, plan, app, force, report, rows):
+    """deploy.yml on `target` from the backup (report.backup), the app's settings and its
+    `rows` (the loaded copy must have the same); its run and the Dozzle login `target` took
+    go into `report`."""
     _image_here(session, source, config, app.image)
-    password = app.environment.get("dashboard_password")
-    if password:  # as a deploy keeps it: the next `deploy --update` from here uses it
-        local_secrets.write(target.host, f"{app.name}-dashboard", password)
     variables, login = server_variables(
         config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
     )
-    variables |= plan.variables | app.variables | _restore_variables(report.backup)
+    variables |= plan.variables | app.variables | _restore_variables(report.backup, app.name)
+    variables["dallinger_app_restore_rows"] = rows
     variables["dallinger_app_images_from_controller"] = session.local_images(
         [variables[each] for each in IMAGE_VARIABLES]
     )
@@ -147,6 +146,19 @@ def _deploy_copy(session, source, target, config, plan, app, force, report):
     report.dozzle = dozzle.offer_outcome(
         report.ran.results, report.ran.run.limit, report.ran.ok, login
     )
+
+
+@contextlib.contextmanager
+def _started_again_on_failure(session, source: Server, report: Moved):
+    """Anything that stops the move once the app is stopped, Ctrl-C included, starts it
+    where it was again."""
+    try:
+        yield
+    except DlgrError as exc:
+        raise _not_moved(session, source, report, exc) from exc
+    except BaseException:
+        _start_again(session, source, report)
+        raise
 
 
 def _not_moved(session, source: Server, report: Moved, problem: DlgrError) -> DlgrError:
@@ -186,12 +198,14 @@ def _plan(name, target: Server, config, dns_host, tls) -> planning.Deployment:
     )
 
 
-def _restore_variables(backup: Path) -> dict:
+def _restore_variables(backup: Path, name: str) -> dict:
     found = moving.parts(backup)
     return {
         "dallinger_app_restore_dump": str(found["dump"]),
-        "dallinger_app_restore_files": moving.archive_to_unpack(found["files"]),
-        "dallinger_app_restore_assets": moving.archive_to_unpack(found["assets"]),
+        "dallinger_app_restore_files": moving.archive_to_unpack(found["files"], f"{name}/"),
+        "dallinger_app_restore_assets": moving.archive_to_unpack(
+            found["assets"], "experiments/", "cached/"
+        ),
     }
 
 

@@ -163,6 +163,19 @@ def container_env(server, app: str, name: str) -> str:
     )
 
 
+def web_environment(server, app: str) -> dict:
+    """The web container's environment, but what differs on every server (its container id
+    as HOSTNAME, the database password in DATABASE_URL)."""
+    found = json.loads(
+        on_server(
+            server,
+            f"docker compose -p {app} exec -T web python3 -c "
+            "'import json, os; print(json.dumps(dict(os.environ)))'",
+        )
+    )
+    return {key: value for key, value in found.items() if key not in ("HOSTNAME", "DATABASE_URL")}
+
+
 class ProcessWatcher(threading.Thread):
     """Samples every process's command line on the server while a deploy runs."""
 
@@ -768,10 +781,18 @@ def new_server(ssh_key, images):
         targets.stop_target(target)
 
 
-def test_move_carries_the_app_its_data_and_settings_to_another_server(lab, server, new_server):
+def test_move_carries_the_app_its_data_and_settings_to_another_server(
+    lab, server, new_server, images
+):
     """`move --remove-source`: the app arrives with its participants, data folder, settings
     (secrets and the tricky value included) and dashboard password, serves there, and is
     gone from the server it left."""
+    # The tricky value again: the updates since left it out of the app's environment.
+    result, report = deploy(
+        lab, "--app", APP, "--image", images[1], "--update", "-c", "tricky_value", TRICKY
+    )
+    assert result.returncode == 0, result.stderr
+    environment = web_environment(server, APP)
     added = lab.run("servers", "add", "--host", new_server.address, "--user", "dallinger")
     assert added.returncode == 0, added.stderr
     on_server(server, f"echo kept > ~/dallinger-data/{APP}/moved-file.txt")
@@ -805,8 +826,10 @@ def test_move_carries_the_app_its_data_and_settings_to_another_server(lab, serve
     assert on_server(new_server, f"grep ^dashboard_password= ~/dallinger/{APP}/.env") == password
     saved = lab.home / ".dallinger" / "dlgr-ansible" / new_server.address / f"{APP}-dashboard"
     assert saved.read_text().strip() == bare_password
-    assert container_env(new_server, APP, "tricky_value") == TRICKY
-    assert container_env(new_server, APP, "AWS_SECRET_ACCESS_KEY") == SECRET
+    # The same environment, to the byte, but the database's address (a new password).
+    assert web_environment(new_server, APP) == environment
+    assert environment["tricky_value"] == TRICKY
+    assert environment["AWS_SECRET_ACCESS_KEY"] == SECRET
 
     assert on_server(server, f"docker ps -aq --filter label=com.docker.compose.project={APP}") == ""
     assert on_server(server, f"ls -d ~/dallinger/{APP} 2>/dev/null", check=False) == ""

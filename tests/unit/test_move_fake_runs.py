@@ -18,7 +18,7 @@ from tests.unit.test_commands_fake_runs import FakePlaybooks, make_session
 
 OLD, NEW = "old.example.org", "new.example.org"
 IMAGE = "lab/exp:1"
-ROWS = {"public.participant": 3, "public.info": 2}
+ROWS = {"public.participant": {"rows": 3, "sum": "-12"}, "public.info": {"rows": 2, "sum": "40"}}
 ANYWHERE = "0.0.0.0"  # noqa: S104 (the address the web listens on, in the app's environment)
 
 
@@ -160,10 +160,20 @@ def test_an_app_another_tool_deployed_or_unreadable_settings_are_refused(tmp_pat
 
 def test_rows_must_match_table_by_table():
     assert moving.check_rows("exp1", ROWS, dict(ROWS), (OLD, NEW)) == 5
+    copy = {
+        "public.participant": {"rows": 3, "sum": "7"},
+        "public.node": {"rows": 0, "sum": "0"},
+    }
     with pytest.raises(DlgrError) as raised:
-        moving.check_rows("exp1", ROWS, {"public.participant": 2}, (OLD, NEW))
-    assert "public.info 2 -> missing" in str(raised.value)
-    assert "public.participant 3 -> 2" in str(raised.value)
+        moving.check_rows("exp1", ROWS, copy, (OLD, NEW))
+    assert str(raised.value) == (
+        f"The copy of exp1 on {NEW} differs from the app on {OLD}: public.info missing on "
+        f"{NEW}, public.node only on {NEW}, public.participant as many rows (3), other contents."
+    )
+    with pytest.raises(DlgrError, match=r"public.info 2 rows -> 1\."):
+        moving.check_rows(
+            "exp1", ROWS, ROWS | {"public.info": {"rows": 1, "sum": "40"}}, (OLD, NEW)
+        )
     with pytest.raises(DlgrError, match=f"on {NEW} were not counted"):
         moving.check_rows("exp1", ROWS, None, (OLD, NEW))
 
@@ -173,11 +183,29 @@ def test_only_an_archive_with_something_in_it_is_unpacked(tmp_path):
     write_tar(empty, {})
     write_tar(full, {"exp1/a": b"a"})
     broken.write_bytes(b"not a tar")
-    assert moving.archive_to_unpack(empty) == ""
-    assert moving.archive_to_unpack(tmp_path / "absent.tar.gz") == ""
-    assert moving.archive_to_unpack(full) == str(full)
+    assert moving.archive_to_unpack(empty, "exp1/") == ""
+    assert moving.archive_to_unpack(tmp_path / "absent.tar.gz", "exp1/") == ""
+    assert moving.archive_to_unpack(full, "exp1/") == str(full)
     with pytest.raises(DlgrError, match="not readable"):
-        moving.archive_to_unpack(broken)
+        moving.archive_to_unpack(broken, "exp1/")
+
+
+@pytest.mark.parametrize("name", ["exp2/a", "exp1/../exp2/a", "/etc/cron.d/x", "exp1x/a"])
+def test_an_archive_that_reaches_outside_its_folder_is_refused(tmp_path, name):
+    archive = tmp_path / "f.tar.gz"
+    write_tar(archive, {"exp1/a": b"a", name: b"b"})
+    with pytest.raises(DlgrError, match="nothing was moved"):
+        moving.archive_to_unpack(archive, "exp1/")
+
+
+def test_an_archive_with_a_link_is_refused(tmp_path):
+    archive = tmp_path / "f.tar.gz"
+    with tarfile.open(archive, "w:gz") as handle:
+        link = tarfile.TarInfo("cached/x")
+        link.type, link.linkname = tarfile.SYMTYPE, "/home/u/dallinger-data"
+        handle.addfile(link)
+    with pytest.raises(DlgrError, match="not a file or folder"):
+        moving.archive_to_unpack(archive, "experiments/", "cached/")
 
 
 def test_a_move_deploys_the_copy_from_the_backup_and_leaves_the_old_app_stopped(home):
@@ -205,6 +233,7 @@ def test_a_move_deploys_the_copy_from_the_backup_and_leaves_the_old_app_stopped(
             "dallinger_app_secrets",
             "dallinger_app_dns_host",
             "dallinger_app_images_from_controller",
+            "dallinger_app_restore_rows",
         )
     } == {
         "dallinger_app_expect": "new",
@@ -216,6 +245,7 @@ def test_a_move_deploys_the_copy_from_the_backup_and_leaves_the_old_app_stopped(
         "dallinger_app_secrets": {"FLASK_SECRET_KEY": "flask-1", "DALLINGER_UID": "uid-1"},
         "dallinger_app_dns_host": "example.org",
         "dallinger_app_images_from_controller": [IMAGE, "redis:8"],
+        "dallinger_app_restore_rows": ROWS,
     }
     assert deployed["dallinger_app_environment"]["tricky"] == "costs $5, not $$HOME"
     assert "dlgr_placement_memory_per_app_gb" in deployed
@@ -253,10 +283,12 @@ def test_a_move_that_fails_on_the_new_server_starts_the_old_app_again(home):
     assert playbooks.playbooks() == ["move_out.yml", "deploy.yml", "start.yml"]
     assert not report.ok
     assert report.started_again is True
+    # The new server does not have it: a password saved for an app of that name stays.
+    assert not local_secrets.secret_path(NEW, "exp1-dashboard").exists()
 
 
 def test_a_copy_with_other_row_counts_is_not_trusted(home):
-    playbooks = FakeMove(new_rows={"public.participant": 3})
+    playbooks = FakeMove(new_rows={"public.participant": ROWS["public.participant"]})
     with pytest.raises(DlgrError, match=r"runs there again\. Remove the copy"):
         move(session_for(home, playbooks), remove_source=True)
     assert playbooks.playbooks() == ["move_out.yml", "deploy.yml", "start.yml"]
