@@ -6,8 +6,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from dlgr_ansible import capacity, dozzle, local_secrets, placement, ssh, sshkeys, validate
 from dlgr_ansible import deploy as planning
-from dlgr_ansible import dozzle, local_secrets, placement, ssh, sshkeys, validate
 from dlgr_ansible import move as moving
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import destroy_variables
@@ -54,6 +54,7 @@ def move(
     config = session.config((), target)
     plan = _plan(name, target, config, dns_host, tls)
     planning.check_dns(plan, session.resolve)
+    _check_target(session, target, name, force)
     if not confirm(
         f"Move {name} from {source.host} to {target.host}? It stops on {source.host} now and "
         f"serves at {plan.url} once its data is there; recruitment is not started again."
@@ -172,6 +173,20 @@ def _not_moved(session, source: Server, report: Moved, problem: DlgrError) -> Dl
         else ""
     )
     return DlgrError(f"{problem} Nothing was removed from {source.host}: the app {where}.{copy}")
+
+
+def _check_target(session: Session, target: Server, name: str, force: bool) -> None:
+    """Before the app stops: the new server answers and, unless `force`, has room for it
+    by the placement rule (deploy.yml checks again, as for any new app)."""
+    measured = placement.measure_room(session, [target], f"Looking at {target.host}", app=name)
+    if not measured.ok or not measured.rooms:
+        errors = " ".join(measured.ran.outcome.explanations(measured.ran.run))
+        raise DlgrError(f"{target.host} could not be checked: {errors} Nothing was changed.")
+    room = measured.rooms[0]
+    if not force and not room.app_exists and room.apps_that_fit < 1:
+        raise placement.PlacementProblem(
+            f"{capacity.reason(room)} Nothing was changed; --force moves {name} there anyway."
+        )
 
 
 def _plan(name, target: Server, config, dns_host, tls) -> planning.Deployment:

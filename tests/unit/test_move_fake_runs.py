@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dlgr_ansible import local_secrets
+from dlgr_ansible import capacity, local_secrets
 from dlgr_ansible import move as moving
 from dlgr_ansible.commands import move as commands
 from dlgr_ansible.errors import DlgrError
@@ -17,6 +17,8 @@ from tests.unit.fakes import fake_local_images, fake_resolve_nothing
 from tests.unit.test_commands_fake_runs import FakePlaybooks, make_session
 
 OLD, NEW = "old.example.org", "new.example.org"
+GB = 10**9
+ROOM = {"memory_total": 16 * GB, "memory_available": 12 * GB, "docker": True, "apps_running": ["a"]}
 IMAGE = "lab/exp:1"
 ROWS = {"public.participant": {"rows": 3, "sum": "-12"}, "public.info": {"rows": 2, "sum": "40"}}
 ANYWHERE = "0.0.0.0"  # noqa: S104 (the address the web listens on, in the app's environment)
@@ -86,8 +88,9 @@ class FakeMove(FakePlaybooks):
     """move_out.yml also leaves what the real one fetches: the settings file and the backup
     beside its zip; each playbook hands back what the real one would."""
 
-    def __init__(self, settings=None, new_rows=ROWS, stopped=True, **options):
+    def __init__(self, settings=None, new_rows=ROWS, stopped=True, room=None, **options):
         answers = {
+            "capacity.yml": {capacity.CAPACITY_KEY: {NEW: room or ROOM}},
             "move_out.yml": {"dlgr_rows": {OLD: ROWS}}
             | ({"dlgr_move_stopped": {OLD: True}} if stopped else {}),
             "deploy.yml": {"dlgr_rows": {NEW: new_rows}, "dlgr_app": {NEW: {"created": True}}},
@@ -104,7 +107,8 @@ class FakeMove(FakePlaybooks):
         return super().__call__(run, title)
 
     def playbooks(self) -> list[str]:
-        return [run.playbook for run, _ in self.runs]
+        """The runs that change something: the look at the new server's room left out."""
+        return [run.playbook for run, _ in self.runs if run.playbook != "capacity.yml"]
 
     def variables_of(self, playbook: str) -> dict:
         return next(run.variables for run, _ in self.runs if run.playbook == playbook)
@@ -301,7 +305,7 @@ def test_an_app_that_was_not_stopped_is_not_started(home):
     assert report.started_again is False
 
 
-def test_nothing_runs_when_a_check_or_the_first_question_says_no(home):
+def test_nothing_changes_when_a_check_or_the_first_question_says_no(home):
     playbooks = FakeMove()
     session = session_for(home, playbooks)
     with pytest.raises(ValidationError, match="the server it is on"):
@@ -310,9 +314,10 @@ def test_nothing_runs_when_a_check_or_the_first_question_says_no(home):
         commands.move(session, "exp1", OLD, None, confirm=yes)
     with pytest.raises(DlgrError, match="does not resolve"):
         move(session_for(home, playbooks, resolve=fake_resolve_nothing))
+    assert playbooks.runs == []
     with pytest.raises(DlgrError, match="was not moved"):
         move(session, confirm=lambda q: False)
-    assert playbooks.runs == []
+    assert playbooks.playbooks() == []  # only the look at the new server's room
 
 
 def test_an_image_this_machine_lacks_is_copied_from_the_old_server(home):
@@ -346,3 +351,21 @@ def test_a_problem_found_after_the_stop_starts_the_old_app_again(home):
     with pytest.raises(DlgrError, match="could not be copied"):
         move(session)
     assert playbooks.playbooks() == ["move_out.yml", "start.yml"]
+
+
+def test_a_new_server_that_does_not_answer_or_is_full_is_found_before_the_app_stops(home):
+    playbooks = FakeMove(failing={"capacity.yml"})
+    with pytest.raises(DlgrError, match=f"{NEW} could not be checked"):
+        move(session_for(home, playbooks))
+    assert [run.playbook for run, _ in playbooks.runs] == ["capacity.yml"]
+
+    full = ROOM | {"apps_running": ["a", "b", "c", "d"]}
+    playbooks = FakeMove(room=full)
+    with pytest.raises(DlgrError, match=r"no room for another app.*--force moves exp1"):
+        move(session_for(home, playbooks))
+    assert playbooks.playbooks() == []
+    # Forced, or where the app is already (a move run again): it goes on.
+    for forced, room in ((True, full), (False, full | {"app_exists": True})):
+        playbooks = FakeMove(room=room)
+        move(session_for(home, playbooks), force=forced)
+        assert playbooks.playbooks() == ["move_out.yml", "deploy.yml"]
