@@ -388,6 +388,16 @@ def test_views_of_several_servers_report_each_one_and_finish_the_others(person, 
         assert "Traceback" not in refused.stderr
         assert as_user(server, "test ! -e dallinger/newapp").returncode == 0
         assert "newapp" not in as_user(server, "cat dallinger/deploys.log || true").stdout
+
+        # By the same rule, --server auto picks the bare server, the one with room; the
+        # name then does not resolve, so nothing is deployed anywhere.
+        auto = person.run(
+            "deploy", "--app", "newapp", "--image", "lab/never-pulled:1",
+            "--dns-host", "nowhere.invalid", "--server", "auto", "-c", "memory_per_app_gb", rule,
+        )  # fmt: skip
+        assert auto.returncode != 0
+        assert f"--server auto: {bare_address}, room for 1 more app(s)" in auto.stderr
+        assert "newapp.nowhere.invalid does not resolve" in auto.stderr
     finally:
         for address in (bare_address, gone):
             (person.hosts_dir() / address).unlink(missing_ok=True)
