@@ -40,7 +40,7 @@ def move(
 ) -> Moved:
     """Stop the app where it runs and back it up here, deploy it on `to` from that backup
     (same name, image, settings, secrets and dashboard password; not launched again), and
-    check that every table there has as many rows. Then, with `remove_source` and a second
+    check that every table there has the same rows. Then, with `remove_source` and a second
     yes from `confirm(question)`, remove it from where it ran. A move that does not get
     that far starts the app again where it ran, if it had stopped it."""
     name = validate.required_app_name(app_name)
