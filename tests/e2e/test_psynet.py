@@ -84,16 +84,7 @@ class Bed:
         return done.stdout
 
     def get(self, path: str, app: str = APP) -> tuple[int, bytes]:
-        context = targets.caddy_tls(self.server)
-        connection = http.client.HTTPSConnection(
-            f"{app}.{DOMAIN}", 443, context=context, timeout=30
-        )
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        return get_from(self.server, f"{app}.{DOMAIN}", path)
 
     def sql(self, query: str) -> str:
         return self.on_server(
@@ -361,6 +352,7 @@ def test_psql_opens_the_apps_own_database_as_its_own_role(bed):
 
 
 def get_from(server: targets.Target, host: str, path: str) -> tuple[int, bytes]:
+    """GET https://<host>/<path> on `server`'s port 443, verified against its Caddy root."""
     connection = http.client.HTTPSConnection(
         host, 443, context=targets.caddy_tls(server), timeout=30
     )
