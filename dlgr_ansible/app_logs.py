@@ -54,7 +54,11 @@ def shell_command(app: str, service: str, command: list[str], tty: bool) -> list
     argv = ["docker", "compose", "-f", f"dallinger/{app}/docker-compose.yml", "exec"]
     argv += [] if tty else ["-T"]
     login = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
-    return if_app_exists(app, [*argv, service, *(command or ["sh", "-c", login])])
+    # After an update, the web it replaced finishes its requests for seconds, holding the
+    # app's hand-over lock (roles/dallinger_app/files/switch-web.sh): compose could pick it.
+    settled = shlex.join(["flock", f"dallinger/{app}/.hand-over.lock", "true"])
+    inside = [*argv, service, *(command or ["sh", "-c", login])]
+    return if_app_exists(app, ["sh", "-c", f'{settled}; exec "$@"', "sh", *inside])
 
 
 def psql_command(app: str, arguments: list[str], tty: bool) -> list[str]:

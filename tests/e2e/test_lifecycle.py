@@ -127,9 +127,15 @@ def https(server, host: str, path: str, method="GET") -> tuple[int, str]:
         connection.close()
 
 
+def settled(app: str) -> str:
+    """A shell command's prefix that waits until the web an update replaced is gone: it
+    finishes its requests after the command, holding the app's hand-over lock."""
+    return f"flock ~/dallinger/{app}/.hand-over.lock"
+
+
 def web(app: str) -> str:
     """The app's web container, for a shell command: each update starts a new one."""
-    return f"$(docker compose -p {app} ps -q web)"
+    return f"$({settled(app)} docker compose -p {app} ps -q web)"
 
 
 def forget_load(server, app: str = APP) -> None:
@@ -273,11 +279,15 @@ def test_update_swaps_the_image_and_keeps_the_data(lab, server, images):
     assert sql(server, APP, "select worker_id from participant") == "W1"
     status, _ = https(server, f"{APP}.localhost", "/ad?generate_tokens=1")
     assert status in (200, 302)
-    # The hand-over directed Caddy to the new container's address; its Caddyfile is back.
+    # The hand-over directed Caddy to the new container's address; once the old one is
+    # gone, its Caddyfile is back, and the app has one web container.
     caddy_config = on_server(
-        server, "docker exec dallinger-httpserver-1 wget -qO- http://127.0.0.1:2019/config/"
+        server,
+        f"{settled(APP)} docker exec dallinger-httpserver-1 wget -qO- http://127.0.0.1:2019/config/",
     )
     assert f'"dial":"{APP}_web:5000"' in caddy_config, caddy_config
+    assert len(on_server(server, f"docker compose -p {APP} ps -aq web").split()) == 1
+    assert ".retiring" not in on_server(server, f"ls -A ~/dallinger/{APP}")
 
     containers = (
         f"docker inspect -f '{{{{.Id}}}} {{{{.State.StartedAt}}}}' {web(APP)} {APP}-redis-1"

@@ -18,7 +18,8 @@ list() { find releases -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort; }
 
 # The web's image; unknown ("") only if the web stopped since compose started it.
 image='' image_id='' digests=''
-web=$(docker compose ps --quiet web | head -n 1)
+# Not one that finishes its requests after a hand-over (switch-web.sh lists those).
+web=$(docker compose ps --quiet web | grep -vxF -e "$(cat .retiring 2>/dev/null)" | head -n 1)
 if [ -n "$web" ]; then
     image=$(docker inspect --format '{{.Config.Image}}' "$web")
     image_id=$(docker inspect --format '{{.Image}}' "$web")
