@@ -6,6 +6,7 @@ extra (`pip install 'dlgr-ansible[dallinger]'`)."""
 
 import gc
 import hashlib
+import importlib.util
 import shutil
 import sys
 import uuid
@@ -41,15 +42,38 @@ class Built:
     new: bool  # not the image the name had before the build (Docker's cache made it again)
 
 
+def check_build(directory: Path, base_name: str | None, ca_bundle: Path | None) -> str:
+    """What can be checked in an instant before a build (Dallinger's import takes a
+    second): the image's base name (returned), the CA bundle, Dallinger and docker."""
+    base_name = validate.image_base_name(base_name)
+    if ca_bundle:
+        check_ca_bundle(directory, ca_bundle)
+    try:
+        found = importlib.util.find_spec("dallinger") is not None
+    except (ImportError, ValueError):  # a module set to None, or without a spec
+        found = "dallinger" in sys.modules and sys.modules["dallinger"] is not None
+    if not found:
+        raise _no_dallinger(directory, "it is not installed")
+    if not shutil.which("docker"):
+        raise BuildProblem("Building needs the docker command; install Docker, or give --image.")
+    return base_name
+
+
+def _no_dallinger(directory: Path, why: object) -> BuildProblem:
+    return BuildProblem(
+        f"No image was given, and Dallinger's build code cannot be imported to build one "
+        f"from {directory} ({why}). Install it in the experiment's environment ({EXTRA}), "
+        "or give --image NAME."
+    )
+
+
 def build_experiment_image(
     directory: Path, app: str, base_name: str | None, ca_bundle: Path | None, log
 ) -> Built:
     """Builds `directory`'s experiment for the app `app`: the image is named
     `<base_name>:<experiment id>`, the id derived from what is built (see pin_experiment_id).
     `log(text)` receives Dallinger's messages; Docker's build output goes to stderr."""
-    base_name = validate.image_base_name(base_name)
-    if ca_bundle:
-        check_ca_bundle(directory, ca_bundle)
+    base_name = check_build(directory, base_name, ca_bundle)
     # Importing Dallinger replaces warnings.showwarning with its own, which prints to
     # stdout (the --json document's) and asks Redis first; ours comes back after.
     show_warning = warnings.showwarning
@@ -62,17 +86,11 @@ def build_experiment_image(
         from dallinger.deployment import setup_experiment
         from dallinger.docker.tools import BuildError, build_image, docker_tag_from_experiment_id
     except ImportError as exc:
-        raise BuildProblem(
-            f"No image was given, and Dallinger's build code cannot be imported to build one "
-            f"from {directory} ({exc}). Install it in the experiment's environment ({EXTRA}), "
-            "or give --image NAME."
-        ) from None
+        raise _no_dallinger(directory, exc) from None
     finally:
         warnings.showwarning = show_warning
         gc.freeze()
         gc.enable()
-    if not shutil.which("docker"):
-        raise BuildProblem("Building needs the docker command; install Docker, or give --image.")
     out = Output(log=_lines(log), error=_lines(log), blather=_lines(log))
     # Dallinger reads config.txt and the experiment's files from the working directory,
     # and prints some messages: stdout is for --json's document.

@@ -113,6 +113,11 @@ def registry_of(image: str) -> str:
     return "docker.io"
 
 
+def login_wanted(username: str | None) -> bool:
+    """Whether the server logs in to a registry (registry_login has work to do)."""
+    return bool(username or os.environ.get(USERNAME_ENV))
+
+
 def registry_login(image: str, username: str | None, keep: bool, ask_password) -> dict:
     """Role variables for the server's login to `image`'s registry. The password comes
     from the environment or `ask_password()`, never from an option: options are visible

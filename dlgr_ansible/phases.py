@@ -25,6 +25,9 @@ ORDER = (BUILD, START, LOCK, PROVISION, DELIVERY, APP, LAUNCH)
 # The app role's POST /launch (and its certificate handling) is a phase of its own: on a
 # fresh app it waits for the web container to answer.
 _LAUNCH_FILE = ("dallinger_app", "tasks", "launch.yml")
+# A run that builds while it starts waits for the build here (playbooks/action_plugins):
+# that wait is its build phase.
+_BUILD_WAIT = "dlgr_deferred_wait"
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,11 @@ class Phase:
         return {"name": self.name, "seconds": self.seconds}
 
 
-def phase_of(role: str | None, task_path: str | None) -> str:
-    """The phase of a task, from its role and its "file:line" (the task start event's
-    `role` and `task_path`)."""
+def phase_of(role: str | None, task_path: str | None, action: str | None = None) -> str:
+    """The phase of a task, from its role, its "file:line" and its action (the task start
+    event's `role`, `task_path` and `task_action`)."""
+    if action == _BUILD_WAIT:  # deploy.yml waits for the image built here meanwhile
+        return BUILD
     if role == "docker_images":  # wherever it is included from: images are delivery
         return DELIVERY
     if role == "dallinger_run":  # taking the server's deploy lock (or waiting for it)
@@ -68,7 +73,9 @@ class PhaseTimer:
         kind = event.get("event", "")
         if kind == "playbook_on_task_start":
             data = event.get("event_data") or {}
-            self._switch(phase_of(data.get("role"), data.get("task_path")), now)
+            self._switch(
+                phase_of(data.get("role"), data.get("task_path"), data.get("task_action")), now
+            )
         elif kind == "playbook_on_stats":
             self._switch(None, now)
             self._ended = True

@@ -7,7 +7,9 @@ own output. Everything here goes to stderr, so `--json` keeps stdout for the JSO
 """
 
 import contextlib
+import dataclasses
 import threading
+from collections.abc import Callable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -17,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dlgr_ansible.events import RunState
-from dlgr_ansible.runner import PlaybookRun, RunOutcome, run_playbook
+from dlgr_ansible.runner import Deferred, PlaybookRun, RunOutcome, run_playbook
 from dlgr_ansible.transfer import Rate, read_transfer
 
 # Without a terminal, a line about a send under way this often.
@@ -67,10 +69,15 @@ def live_view(title: str, state: RunState, rate: Rate | None = None) -> Group:
 
 
 class Progress:
-    """An event callback that draws the run; use it as a context manager."""
+    """An event callback that draws the run; use it as a context manager. A `held` one
+    shows nothing until `release()`: the console is another's meanwhile (a build's output),
+    and the events that came show then."""
 
-    def __init__(self, console: Console, title: str, verbosity: int = 0):
+    def __init__(self, console: Console, title: str, verbosity: int = 0, held: bool = False):
         self.console = console
+        self._held: list[tuple[dict, RunState]] | None = [] if held else None
+        # Events come from ansible-runner's thread, the release from the caller's.
+        self._holding = threading.Lock()
         self.title = title
         self.verbosity = verbosity
         self._live: Live | None = None
@@ -84,6 +91,21 @@ class Progress:
         self._shown = live_view(title, self._state)
 
     def __enter__(self) -> "Progress":
+        if self._held is None:
+            self._show()
+        return self
+
+    def release(self) -> None:
+        """Shows the run from here on, and the events held until now."""
+        with self._holding:
+            held, self._held = self._held, None
+            if held is None:
+                return
+            self._show()
+            for event, state in held:
+                self._draw(event, state)
+
+    def _show(self) -> None:
         if self.console.is_terminal and not self.verbosity:
             # Drawn anew at each refresh, not only at events: a send takes minutes.
             self._live = Live(
@@ -98,7 +120,6 @@ class Progress:
             if not self.verbosity:
                 self._lines = threading.Thread(target=self._transfer_lines, daemon=True)
                 self._lines.start()
-        return self
 
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
@@ -121,6 +142,13 @@ class Progress:
                 self.console.print(Text(f"    {self._rate.describe(transfer)}"), highlight=False)
 
     def __call__(self, event: dict, state: RunState) -> None:
+        with self._holding:
+            if self._held is not None:
+                self._held.append((event, state))
+            else:
+                self._draw(event, state)
+
+    def _draw(self, event: dict, state: RunState) -> None:
         self._state = state
         # Above the live panel too: a warning must stay on the screen. (With -v, Ansible's
         # own output says it.)
@@ -154,8 +182,21 @@ def _ran(event: dict) -> bool:
 
 
 def run_with_progress(run: PlaybookRun, title: str, console: Console) -> RunOutcome:
-    with Progress(console, title, run.verbosity) as progress:
+    """With `run.deferred`, the run is shown once that work (which prints) has ended."""
+    with Progress(console, title, run.verbosity, held=run.deferred is not None) as progress:
+        if run.deferred is not None:
+            run = dataclasses.replace(run, deferred=_then(run.deferred, progress.release))
         return run_playbook(run, progress)
+
+
+def _then(work: Callable[[], Deferred], after: Callable[[], None]) -> Callable[[], Deferred]:
+    def both() -> Deferred:
+        try:
+            return work()
+        finally:
+            after()
+
+    return both
 
 
 def print_summary(outcome: RunOutcome, run: PlaybookRun, console: Console) -> None:

@@ -38,6 +38,20 @@ EventCallback = Callable[[dict, RunState], None]
 
 PRIVATE_PREFIX = "dlgr-ansible-"
 FORKS = 20
+# The extra var naming the file a run's deferred variables arrive in (deploy.yml), and
+# the suffix of the file that says they will not.
+DEFERRED_VARIABLE = "dlgr_deferred_vars"
+FAILED_SUFFIX = ".failed"
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """What work done here during a run hands the playbook: `variables`, which it loads
+    where it waits for them (deploy.yml: `dlgr_deferred_vars`, a 0600 file in the private
+    data dir), and images to save for it as `presave` does."""
+
+    variables: dict
+    presave: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,6 +70,9 @@ class PlaybookRun:
     # Images sent from this machine, saved in the background while the playbook starts
     # (dlgr_ansible.presave).
     presave: tuple[str, ...] = ()
+    # Work done here while the playbook starts (a build of the image it deploys), which
+    # hands back variables the playbook waits for (see Deferred).
+    deferred: Callable[[], Deferred] | None = None
 
 
 @dataclass
@@ -98,6 +115,7 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
     abandoned.mark(private_dir)
     state = RunState(playbook=run.playbook, progress_file=private_dir / "progress.json")
     vars_file = private_dir / "vars.json"
+    deferred_file = private_dir / "deferred.json"
     try:
         inventory = private_dir / "inventory" / "hosts.yml"
         inventory.parent.mkdir(mode=0o700)
@@ -110,9 +128,11 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
         variables = dict(run.variables)
         variables["docker_images_progress_file"] = str(state.progress_file)
         saved_dir = private_dir / "saved"
-        if run.presave:
+        if run.presave or run.deferred:
             saved_dir.mkdir(mode=0o700)
             variables["docker_images_saved_dir"] = str(saved_dir)
+        if run.deferred:
+            variables[DEFERRED_VARIABLE] = str(deferred_file)
         _write_private_json(vars_file, variables)
 
         def handle(event: dict) -> bool:
@@ -121,21 +141,26 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
                 on_event(event, state)
             return run.keep_artifacts  # whether ansible-runner writes it to job_events/
 
-        with own_connections() as control_dir, presave.saving(list(run.presave), saved_dir):
+        with own_connections() as control_dir:
             abandoned.note_connections(private_dir, control_dir)
-            result = ansible_runner.run(
-                private_data_dir=str(private_dir),
-                project_dir=str(project_dir),
-                playbook=run.playbook,
-                inventory=str(inventory),
-                cmdline=f"-e @{shlex.quote(str(vars_file))}",
-                limit=run.limit,
-                verbosity=run.verbosity or None,
-                envvars=_environment(private_dir, control_dir),
-                suppress_env_files=True,
-                quiet=True,
-                event_handler=handle,
-            )
+            arguments = {
+                "private_data_dir": str(private_dir),
+                "project_dir": str(project_dir),
+                "playbook": run.playbook,
+                "inventory": str(inventory),
+                "cmdline": f"-e @{shlex.quote(str(vars_file))}",
+                "limit": run.limit,
+                "verbosity": run.verbosity or None,
+                "envvars": _environment(private_dir, control_dir),
+                "suppress_env_files": True,
+                "quiet": True,
+                "event_handler": handle,
+            }
+            if run.deferred:
+                result = _run_beside(run.deferred, arguments, deferred_file, saved_dir)
+            else:
+                with presave.saving(list(run.presave), saved_dir):
+                    result = ansible_runner.run(**arguments)
         return RunOutcome(
             state=state,
             status=result.status,
@@ -144,6 +169,8 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
         )
     finally:
         vars_file.unlink(missing_ok=True)
+        for deferred in (deferred_file, deferred_file.with_name(deferred_file.name + ".part")):
+            deferred.unlink(missing_ok=True)
         shutil.rmtree(private_dir / "inventory" / "host_vars", ignore_errors=True)
         if run.keep_artifacts:
             _scrub_recorded_environment(private_dir)
@@ -154,6 +181,29 @@ def run_playbook(run: PlaybookRun, on_event: EventCallback | None = None) -> Run
         else:
             with contextlib.suppress(OSError):  # what is left goes with the next run
                 abandoned.remove_dir(private_dir)
+
+
+def _run_beside(
+    work: Callable[[], Deferred], arguments: dict, deferred_file: Path, saved_dir: Path
+):
+    """The playbook in ansible-runner's thread while `work` runs here. What it hands back
+    goes into `deferred_file`; when it fails (or is interrupted), an empty
+    `<deferred_file>.failed` tells the playbook to stop where it waits, and its error is
+    raised here once the playbook has ended."""
+    thread, runner = ansible_runner.run_async(**arguments)
+    try:
+        done = work()
+    except BaseException:
+        deferred_file.with_name(deferred_file.name + FAILED_SUFFIX).touch()
+        thread.join()
+        raise
+    # Whole or not at all: the playbook reads it as soon as it is there.
+    part = deferred_file.with_name(deferred_file.name + ".part")
+    _write_private_json(part, done.variables)
+    part.replace(deferred_file)
+    with presave.saving(list(done.presave), saved_dir):
+        thread.join()
+    return runner
 
 
 def _environment(private_dir: Path, control_dir: Path) -> dict[str, str]:

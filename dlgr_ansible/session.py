@@ -19,7 +19,7 @@ from dlgr_ansible.deploy import Resolver, resolve_name
 from dlgr_ansible.hosts import HostsStore, Server
 from dlgr_ansible.images import ImageLookup, copy_from_server, locally_available
 from dlgr_ansible.inventory import inventory_name
-from dlgr_ansible.runner import PlaybookRun, RunOutcome, run_playbook
+from dlgr_ansible.runner import Deferred, PlaybookRun, RunOutcome, run_playbook
 
 # Runs a playbook; the string is a title for whoever watches (the CLI's progress view).
 Execute = Callable[[PlaybookRun, str], RunOutcome]
@@ -125,6 +125,7 @@ class Session:
         variables: dict | None = None,
         presave: tuple[str, ...] = (),
         host_variables: dict[str, dict] | None = None,
+        deferred: Callable[[], Deferred] | None = None,
     ) -> PlaybookRun:
         """A run of `playbook` against one saved (or about to be saved) server, or several
         (`host_variables`: each one's own values, by saved name); the SSH key is checked
@@ -140,6 +141,7 @@ class Session:
             verbosity=self.verbosity,
             keep_artifacts=self.keep_artifacts,
             presave=presave,
+            deferred=deferred,
         )
 
     def run(
@@ -152,11 +154,15 @@ class Session:
         command: str | None = None,
         presave: tuple[str, ...] = (),
         host_variables: dict[str, dict] | None = None,
+        deferred: Callable[[], Deferred] | None = None,
     ) -> Ran:
         """`command`: for a run that changes the server, the `dlgr-ansible` command it is
         (no option values: they may be secrets), for the lock's holder and the history.
-        `presave`: images this machine sends, saved while the playbook starts."""
+        `presave`: images this machine sends, saved while the playbook starts.
+        `deferred`: work done here while the playbook starts (runner.Deferred)."""
         if command is not None:
             variables = (variables or {}) | history.run_variables(command)
-        run = self.playbook_run(playbook, server, config, variables, presave, host_variables)
+        run = self.playbook_run(
+            playbook, server, config, variables, presave, host_variables, deferred
+        )
         return Ran(run, self.execute(run, title))

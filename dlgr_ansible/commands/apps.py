@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dlgr_ansible import app_logs, dozzle, placement, psynet, validate
 from dlgr_ansible import deploy as planning
-from dlgr_ansible.build import build_experiment_image, directory_to_build
+from dlgr_ansible.build import build_experiment_image, check_build, directory_to_build
 from dlgr_ansible.errors import DlgrError
 from dlgr_ansible.export import (
     EXPORT_KEY,
@@ -21,7 +21,7 @@ from dlgr_ansible.export import (
     export_variables,
     psynet_export_path,
 )
-from dlgr_ansible.images import registry_login
+from dlgr_ansible.images import login_wanted, registry_login
 from dlgr_ansible.phases import with_build
 from dlgr_ansible.provision import server_variables
 from dlgr_ansible.releases import RELEASES_KEY, parse_releases
@@ -33,10 +33,15 @@ from dlgr_ansible.reports import (
     Restarted,
     RolledBack,
 )
+from dlgr_ansible.runner import Deferred
 from dlgr_ansible.session import Session
 
 # The app report's key in what dallinger_app hands back (set_stats), keyed by host.
 APP_KEY = "dlgr_app"
+# The role variables a build decides: the image, the environment that names it
+# (docker_image_name), and the images this machine sends.
+IMAGE, FROM_HERE = "dallinger_app_image", "dallinger_app_images_from_controller"
+IMAGE_VARIABLES = (IMAGE, "dallinger_app_environment", FROM_HERE)
 
 
 def deploy(
@@ -93,26 +98,35 @@ def deploy(
     )
     planning.check_dns(plan, session.resolve)
     build_seconds = None
-    # A build that Docker's cache answered with the image of an earlier deploy: the
-    # server has it most likely, and saving it would only slow the run down.
-    presave = True
+    presave: tuple[str, ...] = ()
+    deferred = None
     # PsyNet's staged assets stay on this machine until the run has sent them.
     with _staging(build_psynet) as staging:
-        if build_here:
-            build_started = time.monotonic()
-            built = _build(session, mode, target, config, plan, build_here, staging, ca_bundle)
-            build_seconds = time.monotonic() - build_started
-            plan = planning.with_image(plan, built.name, session.local_images)
-            presave = built.new
+        build = (
+            _builder(session, mode, target, config, plan, build_here, staging, ca_bundle, update)
+            if build_here
+            else None
+        )
         variables, login = server_variables(
             config, target.host, plan.dns_host, plan.tls, local_images=session.local_images
         )
-        login_variables = registry_login(plan.image, registry_user, keep_login, ask_password)
-        variables |= plan.variables | login_variables
-        if staging:
-            variables["dallinger_app_psynet_assets"] = str(
-                psynet.assets_to_send(staging, update=update)
-            )
+        if build and not login_wanted(registry_user):
+            # Built while the playbook logs in and looks at the server, which waits for
+            # the image's variables before it changes anything (playbooks/deploy.yml).
+            deferred = build
+            variables |= {k: v for k, v in plan.variables.items() if k not in IMAGE_VARIABLES}
+        else:
+            built = {}
+            if build:  # first: the registry to log in to is the built image's
+                build_started = time.monotonic()
+                done = build()
+                build_seconds = time.monotonic() - build_started
+                built, presave = done.variables, done.presave
+                plan = planning.with_image(plan, built[IMAGE], session.local_images)
+            else:
+                presave = tuple(i for i in plan.variables.get(FROM_HERE, []) if i == plan.image)
+            variables |= plan.variables | built
+            variables |= registry_login(plan.image, registry_user, keep_login, ask_password)
         if health_timeout is not None:
             variables["dallinger_app_health_timeout"] = health_timeout
         if rule is not None:
@@ -128,11 +142,8 @@ def deploy(
             variables,
             f"{verb} {plan.name} on {target.host}",
             command=command,
-            presave=tuple(
-                image
-                for image in variables.get("dallinger_app_images_from_controller", [])
-                if image == plan.image and presave
-            ),
+            presave=presave,
+            deferred=deferred,
         )
     advice = placement.advice_after(session, ran, target, config_pairs)
     # The dashboard password is kept even when the run fails: the server may have it.
@@ -140,6 +151,30 @@ def deploy(
     app = planning.app_report(plan, ran.host_data(APP_KEY) or {}) if ran.ok else None
     phases = with_build(build_seconds, ran.outcome.state.phase_timer.phases())
     return Deployed(ran, dozzle=offered, app=app, phases=phases, advice=[advice] if advice else [])
+
+
+def _builder(session, mode, target, config, plan, directory, staging, ca_bundle, update):
+    """The build of the image `plan` deploys, as a function that hands back the role
+    variables it decides (IMAGE_VARIABLES, and PsyNet's staged assets) and the image to
+    save for the run when the build made a new one. What can be checked at once is
+    checked here, before any run."""
+    check_build(directory, config.get("docker_image_base_name"), ca_bundle)
+
+    def build() -> Deferred:
+        started = time.monotonic()
+        built = _build(session, mode, target, config, plan, directory, staging, ca_bundle)
+        named = planning.with_image(plan, built.name, session.local_images).variables
+        variables = {key: named[key] for key in IMAGE_VARIABLES if key in named}
+        if staging is not None:
+            assets = psynet.assets_to_send(staging, update=update)
+            variables["dallinger_app_psynet_assets"] = str(assets)
+        session.log(f"Built {built.name} in {time.monotonic() - started:.1f} s")
+        # A build that Docker's cache answered with the image of an earlier deploy: the
+        # server has it most likely, and saving it would only slow the run down.
+        new_here = built.new and built.name in variables.get(FROM_HERE, [])
+        return Deferred(variables, (built.name,) if new_here else ())
+
+    return build
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from dlgr_ansible import dozzle, sshkeys
+from dlgr_ansible.build import Built
 from dlgr_ansible.commands import apps, images, ops, servers
 from dlgr_ansible.config import Config
 from dlgr_ansible.errors import DlgrError
@@ -385,3 +386,42 @@ def test_a_server_saved_as_localhost_keeps_the_dozzle_login_it_took(home):
     offered = report.to_json()["dozzle"]
     assert offered["user"] == dozzle.USER
     assert dozzle.read_saved("localhost") == offered["password"]
+
+
+@pytest.fixture
+def experiment_here(home, monkeypatch):
+    """The working directory holds an experiment, whose (fake) build makes lab/exp:built."""
+    (home / "config.txt").write_text("[Experiment]\n")
+    (home / "experiment.py").write_text("")
+    monkeypatch.setattr(apps, "check_build", lambda *args: "lab/exp")
+    monkeypatch.setattr(apps, "_build", lambda *args: Built("lab/exp:built", new=True))
+    return home
+
+
+def test_an_image_built_here_is_built_while_the_playbook_starts(experiment_here):
+    playbooks = FakePlaybooks()
+    local = fake_local_images({"lab/exp:built"})
+    session = make_session(experiment_here, playbooks, local_images=local)
+    apps.deploy(session, "sandbox", **(DEPLOY_OPTIONS | {"image": None}))
+    run = playbooks.runs[0][0]
+    # Only the build names the image: the playbook waits for those variables, which
+    # extra vars given at its start would override.
+    assert not set(apps.IMAGE_VARIABLES) & set(run.variables)
+    assert run.presave == ()
+    done = run.deferred()
+    assert done.variables["dallinger_app_image"] == "lab/exp:built"
+    assert done.variables["dallinger_app_environment"]["docker_image_name"] == "lab/exp:built"
+    assert done.variables["dallinger_app_images_from_controller"] == ["lab/exp:built"]
+    assert done.presave == ("lab/exp:built",)  # a new image: saved while the run goes on
+
+
+def test_a_registry_login_waits_for_the_build_to_name_its_registry(experiment_here):
+    playbooks = FakePlaybooks()
+    local = fake_local_images({"lab/exp:built"})
+    session = make_session(experiment_here, playbooks, local_images=local)
+    options = DEPLOY_OPTIONS | {"image": None, "registry_user": "me", "ask_password": lambda: "pw"}
+    apps.deploy(session, "sandbox", **options)
+    run = playbooks.runs[0][0]
+    assert run.deferred is None
+    assert run.variables["dallinger_app_image"] == "lab/exp:built"
+    assert run.variables["docker_images_registry_logins"][0]["username"] == "me"

@@ -104,6 +104,8 @@ def test_which_phase_a_task_belongs_to():
     assert phase_of("dallinger_app", "/r/dallinger_app/handlers/launch.yml:3") == "app"
     assert phase_of("dallinger_app", "/r/dallinger_app/tasks/present.yml:92") == "app"
     assert phase_of("dallinger_app", None) == "app"
+    # A deploy that builds here meanwhile waits for the build: its build phase.
+    assert phase_of(None, "/p/playbooks/deploy.yml:70", "dlgr_deferred_wait") == "build"
 
 
 def test_a_build_here_comes_first():
