@@ -96,6 +96,9 @@ class PhaseTimer:
 
 
 def with_build(build_seconds: float | None, phases: list[Phase]) -> list[Phase]:
-    """The run's phases after a local build that took `build_seconds` (None: no build)."""
-    build = round(build_seconds or 0.0, 1)
-    return [Phase(BUILD, build), *phases] if build > 0 else list(phases)
+    """The run's phases after a local build that took `build_seconds` (None: no build),
+    added to the run's own build phase (its wait for a build, skipped or not)."""
+    waited = sum(phase.seconds for phase in phases if phase.name == BUILD)
+    build = round((build_seconds or 0.0) + waited, 1)
+    others = [phase for phase in phases if phase.name != BUILD]
+    return [Phase(BUILD, build), *others] if build > 0 else others

@@ -130,3 +130,9 @@ def test_the_printed_line():
     phases = [Phase("build", 3.1), Phase("start", 1.9), Phase("launch", 1.3)]
     assert phases_line(phases) == "Time: build 3.1 s, start 1.9 s, launch 1.3 s (total 6.3 s)"
     assert phases_line([]) == ""
+
+
+def test_a_build_before_the_run_and_the_runs_wait_for_one_are_one_phase():
+    run = [Phase("build", 0.1), Phase("start", 1.9)]
+    assert with_build(2.0, run) == [Phase("build", 2.1), Phase("start", 1.9)]
+    assert with_build(None, run) == run
