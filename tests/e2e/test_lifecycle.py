@@ -164,7 +164,7 @@ def serving_throughout(server, what: str, command):
 def container_env(server, app: str, name: str) -> str:
     return on_server(
         server,
-        f"docker compose -p {app} exec -T web python3 -c "
+        f"{settled(app)} docker compose -p {app} exec -T web python3 -c "
         f"'import os, sys; sys.stdout.write(os.environ[\"{name}\"])'",
     )
 
@@ -175,7 +175,7 @@ def web_environment(server, app: str) -> dict:
     found = json.loads(
         on_server(
             server,
-            f"docker compose -p {app} exec -T web python3 -c "
+            f"{settled(app)} docker compose -p {app} exec -T web python3 -c "
             "'import json, os; print(json.dumps(dict(os.environ)))'",
         )
     )
