@@ -55,8 +55,9 @@ def shell_command(app: str, service: str, command: list[str], tty: bool) -> list
     argv += [] if tty else ["-T"]
     login = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
     # After an update, the web it replaced finishes its requests for seconds, holding the
-    # app's hand-over lock (roles/dallinger_app/files/switch-web.sh): compose could pick it.
-    settled = shlex.join(["flock", f"dallinger/{app}/.hand-over.lock", "true"])
+    # server's hand-over lock (roles/dallinger_app/files/switch-web.sh): compose could pick
+    # it. Not for ever: a shell is wanted most when something is stuck.
+    settled = shlex.join(["flock", "-w", "120", "dallinger/.hand-over.lock", "true"])
     inside = [*argv, service, *(command or ["sh", "-c", login])]
     return if_app_exists(app, ["sh", "-c", f'{settled}; exec "$@"', "sh", *inside])
 

@@ -114,8 +114,8 @@ def registry_of(image: str) -> str:
 
 
 def login_wanted(username: str | None) -> bool:
-    """Whether the server logs in to a registry (registry_login has work to do)."""
-    return bool(username or os.environ.get(USERNAME_ENV))
+    """Whether registry_login has work to do (or an error to give)."""
+    return bool(username or os.environ.get(USERNAME_ENV) or os.environ.get(PASSWORD_ENV))
 
 
 def registry_login(image: str, username: str | None, keep: bool, ask_password) -> dict:

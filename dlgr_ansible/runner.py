@@ -193,14 +193,14 @@ def _run_beside(
     thread, runner = ansible_runner.run_async(**arguments)
     try:
         done = work()
+        # Whole or not at all: the playbook reads it as soon as it is there.
+        part = deferred_file.with_name(deferred_file.name + ".part")
+        _write_private_json(part, done.variables)
+        part.replace(deferred_file)
     except BaseException:
         deferred_file.with_name(deferred_file.name + FAILED_SUFFIX).touch()
         thread.join()
         raise
-    # Whole or not at all: the playbook reads it as soon as it is there.
-    part = deferred_file.with_name(deferred_file.name + ".part")
-    _write_private_json(part, done.variables)
-    part.replace(deferred_file)
     with presave.saving(list(done.presave), saved_dir):
         thread.join()
     return runner

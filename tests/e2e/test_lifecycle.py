@@ -128,9 +128,9 @@ def https(server, host: str, path: str, method="GET") -> tuple[int, str]:
 
 
 def settled(app: str) -> str:
-    """A shell command's prefix that waits until the web an update replaced is gone: it
-    finishes its requests after the command, holding the app's hand-over lock."""
-    return f"flock ~/dallinger/{app}/.hand-over.lock"
+    """A shell command's prefix that waits until the web an update of `app` replaced is
+    gone: it finishes its requests after the command, holding the server's hand-over lock."""
+    return "flock ~/dallinger/.hand-over.lock"
 
 
 def web(app: str) -> str:

@@ -10,9 +10,9 @@
 # the other services (workers, clock) to the files, waiting up to WAIT seconds; the new
 # web joins under the alias once it answers HEALTH_PATH and they are up; then the old
 # ones stop, gracefully, finishing what they serve. The script ends there: the old ones
-# finish in the background (gunicorn takes about 2 s to stop, idle), holding the app's
-# hand-over lock (APP_DIR/.hand-over.lock) until they are gone and Caddy is back on its
-# Caddyfile. The next hand-over of the app waits for that lock first.
+# finish in the background (gunicorn takes about 2 s to stop, idle), holding the server's
+# hand-over lock (APP_DIR/../.hand-over.lock) until they are gone and Caddy is back on its
+# Caddyfile. The next hand-over on the server, and the role's Caddy reloads, wait for it.
 #
 # An old one that stops listening resets the connections it has not yet accepted, and
 # Caddy does not send a POST again after that. So before they stop, Caddy loads its own
@@ -37,13 +37,6 @@ set -eu
 cd "$1"
 network=$2 alias=$3 timeout=$4 grace=$5 path=$6 wait=$7 caddy=$8
 shift 8
-
-# fd 9 holds the lock for this script and whatever it leaves running in the background.
-exec 9>>.hand-over.lock
-if ! flock --wait "$((grace + 60))" 9; then
-    echo "an earlier hand-over of this app is still finishing its requests; try again later"
-    exit 1
-fi
 
 # direct ADDRESS: Caddy sends the app's new requests to ADDRESS alone; direct: to ALIAS,
 # as its Caddyfile says. A running Caddy that is not told (it is restarting) reads its
@@ -76,7 +69,8 @@ others_up() {
         --wait-timeout "$wait" $(docker compose config --services | grep -vx web)
 }
 
-# Until the new one serves, any failure (set -e, a signal) leaves things as they were.
+# Until the new one serves, any failure (set -e, a signal) leaves the old web as it was
+# and puts the files back, and compose the other services with them.
 new='' others='' others_log='' handed_over=no directed=no
 put_back() {
     status=$?
@@ -99,6 +93,15 @@ trap 'put_back "$@"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# The server's hand-over lock, on fd 9, for this script and what it leaves running in the
+# background: while one app's old web finishes, Caddy is directed to its new one, and a
+# reload of Caddy's Caddyfile (another app's hand-over, a site written) would undo that.
+exec 9>>../.hand-over.lock
+if ! flock --wait "$((grace + 60))" 9; then
+    echo "an earlier hand-over on this server is still finishing its requests; try again later"
+    exit 1
+fi
 
 # Web containers that serve nobody are in the way: not running, restarting, or running
 # off the network (a new one an interrupted run left).
