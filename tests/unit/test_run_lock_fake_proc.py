@@ -4,6 +4,8 @@ who holds the lock, when a holder counts as dead, what the history gets."""
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -295,3 +297,29 @@ def test_a_server_without_docker_adds_nothing_and_runs_nothing():
     module = FakeModule(0, "", docker=None)
     assert lock.image_facts(module, "lab/exp:2") == {}
     assert module.argv is None
+
+
+def test_taken_by_the_file_run_as_a_plain_script_as_the_action_plugin_runs_it(files, tmp_path):
+    """The action plugin sends the module's source to `python3 -c` with `--take`: no
+    Ansible is imported, "~" is the server's, and the result is one JSON line."""
+    home = tmp_path / "home"
+    params = {
+        "state": "held",
+        "lock_file": "~/dallinger/deploy.lock",
+        "log_file": "~/dallinger/deploys.log",
+        "holder": ALICE,
+        "stale_after": 60,
+    }
+    argv = [sys.executable, "-I", "-c", MODULE.read_text(), "--take", json.dumps(params)]
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    taken = json.loads(first.stdout)
+    assert taken["acquired"]
+    assert taken["holder"]["user"] == "alice"
+    on_disk = json.loads((home / "dallinger/deploy.lock").read_text())
+    assert on_disk["token"] == taken["token"]
+    assert oct((home / "dallinger/deploy.lock").stat().st_mode & 0o777) == "0o600"
+    # No SSH session here: the holder counts as alive until stale_after.
+    second = json.loads(subprocess.run(argv, env=env, capture_output=True, text=True).stdout)
+    assert not second["acquired"]
+    assert "held by alice on laptop" in second["msg"]

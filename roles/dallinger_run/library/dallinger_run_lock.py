@@ -7,9 +7,8 @@ import fcntl
 import json
 import os
 import secrets
+import sys
 import time
-
-from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
 module: dallinger_run_lock
@@ -330,38 +329,58 @@ def image_facts(module, image):
     return {"image_id": image_id, "digests": digests if isinstance(digests, list) else []}
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "state": {"type": "str", "choices": ["held", "released"], "required": True},
-            "lock_file": {"type": "path", "required": True},
-            "log_file": {"type": "path", "required": True},
-            "holder": {"type": "dict", "default": {}},
-            "token": {"type": "str", "default": "", "no_log": False},
-            "record": {"type": "dict", "default": {}},
-            "started": {"type": "int", "default": 0},
-            "stale_after": {"type": "int", "default": 21600},
-        },
-        supports_check_mode=False,
-    )
-    params = module.params
+# Shared with the action plugin, which checks state=held's arguments on the controller.
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["held", "released"], "required": True},
+    "lock_file": {"type": "path", "required": True},
+    "log_file": {"type": "path", "required": True},
+    "holder": {"type": "dict", "default": {}},
+    "token": {"type": "str", "default": "", "no_log": False},
+    "record": {"type": "dict", "default": {}},
+    "started": {"type": "int", "default": 0},
+    "stale_after": {"type": "int", "default": 21600},
+}
+
+
+def locked(params, facts):
+    """Takes or gives back the lock as `params` say; the result, with "failed" when the
+    run that asked has gone."""
     # As the dallinger_server role makes it, for a server that has only been prepared.
     os.makedirs(os.path.dirname(params["lock_file"]), mode=0o750, exist_ok=True)
-    facts = image_facts(module, params["record"].get("image")) if params["record"] else {}
     now = int(time.time())
     fd = os.open(params["lock_file"], os.O_RDWR | os.O_CREAT, 0o600)
     with os.fdopen(fd, "r+", encoding="utf-8") as handle:
         # Held for a few milliseconds: the lock itself is the record in the file.
         fcntl.flock(handle, fcntl.LOCK_EX)
-        if params["state"] == "held":
-            mine = ssh_session(os.getpid())
-            if mine is not None:
-                mine["connection"] = ssh_connection(os.getpid())
-            if caller_gone(mine, os.environ, os.getpid()):
-                module.fail_json(msg="The run that asked for the deploy lock has gone.")
-            result = take(handle, params, now, mine)
-        else:
-            result = release(handle, params, now, facts)
+        if params["state"] == "released":
+            return release(handle, params, now, facts)
+        mine = ssh_session(os.getpid())
+        if mine is not None:
+            mine["connection"] = ssh_connection(os.getpid())
+        if caller_gone(mine, os.environ, os.getpid()):
+            return {"failed": True, "msg": "The run that asked for the deploy lock has gone."}
+        return take(handle, params, now, mine)
+
+
+def take_as_script(argument):
+    """state=held run as a plain Python script (the action plugin's way: no AnsiballZ, no
+    Ansible on the server), its arguments checked on the controller: prints the result."""
+    params = json.loads(argument)
+    for key in ("lock_file", "log_file"):  # as Ansible's type "path" does, on the server
+        params[key] = os.path.expanduser(os.path.expandvars(params[key]))
+    print(json.dumps(locked(params, {})))
+
+
+def main():
+    # Imported here: the action plugin runs this file without Ansible on the server.
+    from ansible.module_utils.basic import AnsibleModule
+
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=False)
+    params = module.params
+    facts = image_facts(module, params["record"].get("image")) if params["record"] else {}
+    result = locked(params, facts)
+    if result.get("failed"):
+        module.fail_json(msg=result["msg"])
     if result.get("msg") and (result.get("took_over") or params["state"] == "released"):
         module.warn(result["msg"])
     # Taking or giving back the lock leaves the server as it was: nothing changed.
@@ -369,4 +388,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--take"]:
+        take_as_script(sys.argv[2])
+    else:
+        main()
