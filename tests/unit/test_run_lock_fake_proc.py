@@ -299,27 +299,34 @@ def test_a_server_without_docker_adds_nothing_and_runs_nothing():
     assert module.argv is None
 
 
-def test_taken_by_the_file_run_as_a_plain_script_as_the_action_plugin_runs_it(files, tmp_path):
-    """The action plugin sends the module's source to `python3 -c` with `--take`: no
-    Ansible is imported, "~" is the server's, and the result is one JSON line."""
+def test_taken_and_given_back_by_the_file_run_as_a_plain_script(files, tmp_path):
+    """The action plugin sends the module's source to `python3 -c ... --script` and its
+    arguments on stdin: no Ansible is imported, "~" is the server's, the token stays out
+    of the process's arguments, and the result is one JSON line."""
     home = tmp_path / "home"
-    params = {
-        "state": "held",
-        "lock_file": "~/dallinger/deploy.lock",
-        "log_file": "~/dallinger/deploys.log",
-        "holder": ALICE,
-        "stale_after": 60,
-    }
-    argv = [sys.executable, "-I", "-c", MODULE.read_text(), "--take", json.dumps(params)]
+    paths = {"lock_file": "~/dallinger/deploy.lock", "log_file": "~/dallinger/deploys.log"}
+    argv = [sys.executable, "-I", "-c", MODULE.read_text(), "--script"]
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
-    first = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-    taken = json.loads(first.stdout)
+
+    def run(params):
+        done = subprocess.run(
+            argv, input=json.dumps(params), env=env, capture_output=True, text=True, check=True
+        )
+        return json.loads(done.stdout)
+
+    taken = run({"state": "held", **paths, "holder": ALICE, "stale_after": 60})
     assert taken["acquired"]
     assert taken["holder"]["user"] == "alice"
-    on_disk = json.loads((home / "dallinger/deploy.lock").read_text())
-    assert on_disk["token"] == taken["token"]
-    assert oct((home / "dallinger/deploy.lock").stat().st_mode & 0o777) == "0o600"
+    lock_file = home / "dallinger/deploy.lock"
+    assert json.loads(lock_file.read_text())["token"] == taken["token"]
+    assert oct(lock_file.stat().st_mode & 0o777) == "0o600"
     # No SSH session here: the holder counts as alive until stale_after.
-    second = json.loads(subprocess.run(argv, env=env, capture_output=True, text=True).stdout)
-    assert not second["acquired"]
-    assert "held by alice on laptop" in second["msg"]
+    again = run({"state": "held", **paths, "holder": BOB, "stale_after": 60})
+    assert not again["acquired"]
+    assert "held by alice on laptop" in again["msg"]
+    record = {"result": "succeeded", "image": "", "command": "dlgr-ansible deploy"}
+    given = run({"state": "released", **paths, "token": taken["token"], "record": record})
+    assert "msg" not in given
+    assert lock_file.read_text() == ""
+    line = json.loads((home / "dallinger/deploys.log").read_text())
+    assert (line["result"], line["command"]) == ("succeeded", "dlgr-ansible deploy")

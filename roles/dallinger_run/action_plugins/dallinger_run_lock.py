@@ -1,12 +1,12 @@
-"""Take the server's deploy lock with the module's own file run as a plain Python script.
+"""Take and give back the server's deploy lock with the module's own file run as a plain
+Python script on the server.
 
-As a module, every try of state=held ships AnsiballZ and starts Ansible's module code on
-the server: some 0.3 s more than the lock's few milliseconds, paid by every changing run.
-Its arguments hold no secret (who runs, which files), so they can travel on the command
-line. state=released gets the run's token, which must not show in the server's process
-list: it stays a module, whose arguments go in on stdin. So do runs under become, in
-check mode, or where the server's Python is not known yet (no facts): the module handles
-them as before. The options are documented in library/dallinger_run_lock.py.
+As a module, every call ships AnsiballZ and starts Ansible's module code on the server:
+some 0.3 s more than the lock's few milliseconds, paid twice by every changing run. Here
+the file goes to `python3 -c` and its arguments, checked on the controller, go in as
+JSON on stdin (a release's token must not show in the server's process list). Runs under
+become, in check mode, or where the server's Python is not known yet (no facts) run the
+module as before. The options are documented in library/dallinger_run_lock.py.
 """
 
 from __future__ import annotations
@@ -34,12 +34,11 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         python = self._python(task_vars)
-        args = self._task.args
         if (
-            args.get("state") != "held"
-            or python is None
+            python is None
             or self._play_context.become
             or self._play_context.check_mode
+            or not self._connection.has_pipelining  # the arguments go in on stdin
         ):
             result.update(self._execute_module(task_vars=task_vars))
             return result
@@ -50,28 +49,28 @@ class ActionModule(ActionBase):
             for key, option in module.ARGUMENT_SPEC.items()
         }
         _, params = self.validate_argument_spec(argument_spec=spec)
-        wanted = {key: params[key] for key in ("state", "lock_file", "log_file", "holder")}
-        wanted["stale_after"] = params["stale_after"]
         command = " ".join(
-            shlex.quote(part)
-            for part in (python, "-c", _MODULE_FILE.read_text(), "--take", json.dumps(wanted))
+            shlex.quote(part) for part in (python, "-c", _MODULE_FILE.read_text(), "--script")
         )
         # No terminal (sudoable=False): the result alone on stdout.
-        answer = self._low_level_execute_command(command, sudoable=False)
+        answer = self._low_level_execute_command(
+            command, sudoable=False, in_data=json.dumps(params).encode()
+        )
         lines = (answer.get("stdout") or "").strip().splitlines()
         try:
-            taken = json.loads(lines[-1]) if answer["rc"] == 0 and lines else None
+            outcome = json.loads(lines[-1]) if answer["rc"] == 0 and lines else None
         except ValueError:
-            taken = None
-        if not isinstance(taken, dict):
+            outcome = None
+        if not isinstance(outcome, dict):
             detail = " ".join(f"{answer.get('stdout') or ''} {answer.get('stderr') or ''}".split())
             raise AnsibleActionFail(
-                f"Taking the deploy lock failed on the server (exit {answer['rc']}): "
+                f"The deploy lock's script failed on the server (exit {answer['rc']}): "
                 f"{detail or 'no message'}"
             )
-        result.update(taken, changed=False)
-        if taken.get("msg") and taken.get("took_over"):
-            result["warnings"] = [*result.get("warnings", []), taken["msg"]]
+        # Taking or giving back the lock leaves the server as it was: nothing changed.
+        result.update(outcome, changed=False)
+        if outcome.get("msg") and (outcome.get("took_over") or params["state"] == "released"):
+            result["warnings"] = [*result.get("warnings", []), outcome["msg"]]
         return result
 
     def _python(self, task_vars: dict) -> str | None:

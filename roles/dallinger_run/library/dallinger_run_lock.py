@@ -7,6 +7,8 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
+import subprocess
 import sys
 import time
 
@@ -329,7 +331,7 @@ def image_facts(module, image):
     return {"image_id": image_id, "digests": digests if isinstance(digests, list) else []}
 
 
-# Shared with the action plugin, which checks state=held's arguments on the controller.
+# Shared with the action plugin, which checks the arguments on the controller.
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["held", "released"], "required": True},
     "lock_file": {"type": "path", "required": True},
@@ -362,13 +364,30 @@ def locked(params, facts):
         return take(handle, params, now, mine)
 
 
-def take_as_script(argument):
-    """state=held run as a plain Python script (the action plugin's way: no AnsiballZ, no
-    Ansible on the server), its arguments checked on the controller: prints the result."""
-    params = json.loads(argument)
+class Plain:
+    """What image_facts asks of AnsibleModule, for the file run as a plain script."""
+
+    @staticmethod
+    def get_bin_path(name):
+        return shutil.which(name)
+
+    @staticmethod
+    def run_command(argv):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
+def run_as_script():
+    """The module run as a plain Python script (the action plugin's way: no AnsiballZ,
+    no Ansible on the server): its arguments, checked on the controller, come as JSON on
+    stdin (a release's token must not show in the process list); prints the result."""
+    defaults = {key: option.get("default") for key, option in ARGUMENT_SPEC.items()}
+    params = {**defaults, **json.load(sys.stdin)}
     for key in ("lock_file", "log_file"):  # as Ansible's type "path" does, on the server
         params[key] = os.path.expanduser(os.path.expandvars(params[key]))
-    print(json.dumps(locked(params, {})))
+    record = params.get("record") or {}
+    facts = image_facts(Plain, record.get("image")) if record else {}
+    print(json.dumps(locked(params, facts)))
 
 
 def main():
@@ -388,7 +407,7 @@ def main():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--take"]:
-        take_as_script(sys.argv[2])
+    if sys.argv[1:2] == ["--script"]:
+        run_as_script()
     else:
         main()
