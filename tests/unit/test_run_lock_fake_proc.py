@@ -299,7 +299,7 @@ def test_a_server_without_docker_adds_nothing_and_runs_nothing():
     assert module.argv is None
 
 
-def test_taken_and_given_back_by_the_file_run_as_a_plain_script(files, tmp_path):
+def test_taken_and_given_back_by_the_file_run_as_a_plain_script(tmp_path):
     """The action plugin sends the module's source to `python3 -c ... --script` and its
     arguments on stdin: no Ansible is imported, "~" is the server's, the token stays out
     of the process's arguments, and the result is one JSON line."""

@@ -69,8 +69,9 @@ class ActionModule(ActionBase):
             )
         # Taking or giving back the lock leaves the server as it was: nothing changed.
         result.update(outcome, changed=False)
-        if outcome.get("msg") and (outcome.get("took_over") or params["state"] == "released"):
-            result["warnings"] = [*result.get("warnings", []), outcome["msg"]]
+        said = module.warning(outcome, params["state"])
+        if said:
+            result["warnings"] = [*result.get("warnings", []), said]
         return result
 
     def _python(self, task_vars: dict) -> str | None:

@@ -364,6 +364,14 @@ def locked(params, facts):
         return take(handle, params, now, mine)
 
 
+def warning(result, state):
+    """What a person must hear of the result: a dead run's lock taken over, or this run's
+    lost while it ran; None otherwise."""
+    if result.get("msg") and (result.get("took_over") or state == "released"):
+        return result["msg"]
+    return None
+
+
 class Plain:
     """What image_facts asks of AnsibleModule, for the file run as a plain script."""
 
@@ -400,8 +408,9 @@ def main():
     result = locked(params, facts)
     if result.get("failed"):
         module.fail_json(msg=result["msg"])
-    if result.get("msg") and (result.get("took_over") or params["state"] == "released"):
-        module.warn(result["msg"])
+    said = warning(result, params["state"])
+    if said:
+        module.warn(said)
     # Taking or giving back the lock leaves the server as it was: nothing changed.
     module.exit_json(changed=False, **result)
 
